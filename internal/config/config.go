@@ -1,0 +1,105 @@
+// Package config loads and validates keywarden's configuration: Dow Jones
+// Hammer's config.json, whitelist.json and ticket_owners.json, read as they
+// are, extended in the same style.
+package config
+
+import (
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// Config is the validated configuration of a run.
+type Config struct {
+	// Dir is the folder the files were read from.
+	Dir string
+	AWS AWS
+	// Kinds holds the section of each kind keywarden handles, for every
+	// kind present in config.json. A kind missing from config.json is absent.
+	Kinds map[policy.Kind]*Kind
+	Store Store
+	// Whitelist: kind -> account ID -> user names / access key IDs.
+	Whitelist map[policy.Kind]map[string][]string
+	// TicketOwners is ticket_owners.json (zero when the file is absent).
+	TicketOwners TicketOwners
+	// Ignored lists the config.json sections of Hammer's other checks, which
+	// keywarden does not handle.
+	Ignored []string
+}
+
+// AWS is the "aws" section.
+type AWS struct {
+	// Accounts in the order they appear in config.json.
+	Accounts []Account
+	// RoleName assumed in each account (default keywarden-audit).
+	RoleName string
+	// Region for IAM/STS clients ("" = SDK default chain).
+	Region string
+}
+
+// Account is one entry of aws.accounts (id -> name).
+type Account struct {
+	ID   string
+	Name string
+}
+
+// Kind is one check section (user_inactivekeys, user_keysrotation,
+// user_inactivepasswords).
+type Kind struct {
+	Kind    policy.Kind
+	Enabled bool
+	// TableName is ddb.table_name (Hammer's default when absent).
+	TableName           string
+	Accounts            []string
+	RemediationAccounts []string
+	// LimitDays is inactive_criteria_days or rotation_criteria_days.
+	LimitDays                  int
+	WarningDays                int
+	Reporting                  bool
+	Remediation                bool
+	RemediationRetentionPeriod int
+}
+
+// Rule returns the policy rule of the section.
+func (k *Kind) Rule() policy.Rule {
+	return policy.Rule{Kind: k.Kind, LimitDays: k.LimitDays, WarningDays: k.WarningDays, Accounts: k.Accounts}
+}
+
+// Store is the "store" section.
+type Store struct {
+	Type string // "sqlite" (default)
+	// Path of the SQLite file (default keywarden.db), relative to the
+	// working directory.
+	Path string
+}
+
+// TicketOwners is ticket_owners.json: global settings and per-account
+// overrides.
+type TicketOwners struct {
+	Global   Owner
+	Accounts map[string]Owner
+}
+
+// Owner is one routing entry of ticket_owners.json.
+type Owner struct {
+	JiraProject      string
+	JiraOwner        string
+	JiraParentTicket string
+	// SlackOwner is a list of "#channels" and users (Hammer allows a string
+	// or a list).
+	SlackOwner []string
+}
+
+// Rules returns the rules of the enabled kinds, in policy.Kinds order.
+func (c *Config) Rules() []policy.Rule {
+	var out []policy.Rule
+	for _, k := range policy.Kinds {
+		if s, ok := c.Kinds[k]; ok && s.Enabled {
+			out = append(out, s.Rule())
+		}
+	}
+	return out
+}
+
+// Exemptions returns the whitelist and tag exemptions.
+func (c *Config) Exemptions() policy.Exemptions {
+	return policy.Exemptions{Whitelist: c.Whitelist}
+}

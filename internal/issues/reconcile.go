@@ -1,0 +1,213 @@
+package issues
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// Change is an existing issue that a scan changed, with what changed.
+type Change struct {
+	Issue Issue
+	// Why says what changed, for people: "warning -> violation",
+	// "key used again", ...
+	Why string
+}
+
+// Changes are the result of one reconciliation: what notify and remediate
+// work from. Refreshed issues changed only their day counters (age, days
+// left) and are stored without being reported.
+type Changes struct {
+	New       []Issue
+	Updated   []Change
+	Closed    []Change
+	Refreshed []Issue
+}
+
+// Empty reports whether nothing changed at all.
+func (c *Changes) Empty() bool {
+	return len(c.New)+len(c.Updated)+len(c.Closed)+len(c.Refreshed) == 0
+}
+
+// Reconcile compares the findings of one scan of one account with the issues
+// still live (open or whitelisted) for the same account and kinds. facts (may
+// be nil) are used to explain why an issue closed. The caller passes only
+// issues of the (account, kind) pairs that were actually scanned: a failed
+// scan must never resolve anything.
+func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, asOf time.Time) *Changes {
+	ch := &Changes{}
+	byKey := make(map[Key]*Issue, len(live))
+	for i := range live {
+		byKey[live[i].Key()] = &live[i]
+	}
+	seen := make(map[Key]bool, len(findings))
+	for _, f := range findings {
+		k := Key{f.Kind, f.AccountID, f.Subject()}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		old, ok := byKey[k]
+		if !ok {
+			is := FromFinding(f, asOf)
+			ch.New = append(ch.New, is)
+			continue
+		}
+		is := *old
+		next := FromFinding(f, asOf)
+		var why []string
+		if is.Stage != next.Stage {
+			why = append(why, fmt.Sprintf("%s -> %s", is.Stage, next.Stage))
+		}
+		if is.Exemption != next.Exemption {
+			switch {
+			case next.Exemption == "":
+				why = append(why, "no longer whitelisted")
+			default:
+				why = append(why, "whitelisted by "+next.Exemption)
+			}
+		}
+		if is.Details != next.Details {
+			why = append(why, detailsChange(is.Details, next.Details))
+		}
+		if is.LimitDays != next.LimitDays {
+			why = append(why, fmt.Sprintf("threshold %d -> %d days", is.LimitDays, next.LimitDays))
+		}
+		status := next.Status
+		counters := is.AgeDays != next.AgeDays || is.DaysLeft != next.DaysLeft || !is.Deadline.Equal(next.Deadline)
+		is.Stage, is.Exemption, is.Details, is.Status = next.Stage, next.Exemption, next.Details, status
+		is.UserARN, is.KeySlot = next.UserARN, next.KeySlot
+		is.AgeDays, is.LimitDays, is.DaysLeft, is.Deadline = next.AgeDays, next.LimitDays, next.DaysLeft, next.Deadline
+		switch {
+		case len(why) > 0:
+			is.Updated = asOf
+			ch.Updated = append(ch.Updated, Change{Issue: is, Why: strings.Join(why, "; ")})
+		case counters:
+			is.Updated = asOf
+			ch.Refreshed = append(ch.Refreshed, is)
+		}
+	}
+	for i := range live {
+		is := live[i]
+		if seen[is.Key()] {
+			continue
+		}
+		reason := closeReason(&is, facts)
+		is.Status = Resolved
+		is.Updated = asOf
+		t := asOf
+		is.Closed = &t
+		is.CloseReason = reason
+		ch.Closed = append(ch.Closed, Change{Issue: is, Why: reason})
+	}
+	sort.SliceStable(ch.Closed, func(i, j int) bool { return ch.Closed[i].Issue.ID < ch.Closed[j].Issue.ID })
+	return ch
+}
+
+func detailsChange(a, b Details) string {
+	switch {
+	case a.LastUsed != b.LastUsed:
+		return fmt.Sprintf("last used %s -> %s", orNever(a.LastUsed), orNever(b.LastUsed))
+	case a.CreateDate != b.CreateDate:
+		return fmt.Sprintf("created %s -> %s", a.CreateDate, b.CreateDate)
+	default:
+		return "details changed"
+	}
+}
+
+func orNever(s string) string {
+	if s == "" {
+		return "never"
+	}
+	return s
+}
+
+// FromFinding builds a new open (or whitelisted) issue from a finding.
+func FromFinding(f policy.Finding, asOf time.Time) Issue {
+	st := Open
+	if f.Whitelisted() {
+		st = Whitelisted
+	}
+	d := Details{Username: f.UserName, CreateDate: isoTime(f.Created)}
+	if f.LastUsed != nil {
+		d.LastUsed = isoTime(*f.LastUsed)
+	}
+	return Issue{
+		Kind:      f.Kind,
+		AccountID: f.AccountID,
+		Subject:   f.Subject(),
+		Status:    st,
+		Stage:     f.Stage,
+		Exemption: f.Exemption,
+		Details:   d,
+		UserARN:   f.UserARN,
+		KeySlot:   f.KeySlot,
+		AgeDays:   f.AgeDays,
+		LimitDays: f.LimitDays,
+		DaysLeft:  f.DaysLeft,
+		Deadline:  f.Deadline,
+		Detected:  asOf,
+		Updated:   asOf,
+	}
+}
+
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// closeReason explains, from the current facts, why an issue is no longer
+// detected.
+func closeReason(is *Issue, facts *inventory.Facts) string {
+	if facts == nil {
+		return "no longer detected"
+	}
+	var user *inventory.User
+	for i := range facts.Users {
+		if facts.Users[i].Name == is.Details.Username {
+			user = &facts.Users[i]
+			break
+		}
+	}
+	if user == nil {
+		return "user deleted"
+	}
+	if is.Kind == policy.InactivePasswords {
+		switch {
+		case user.Password == nil || !user.Password.Enabled:
+			return "login profile deleted"
+		case user.Password.LastUsed != nil && isoTime(*user.Password.LastUsed) != is.Details.LastUsed:
+			return "password used again"
+		}
+		return "no longer detected"
+	}
+	var key *inventory.AccessKey
+	for i := range user.Keys {
+		k := &user.Keys[i]
+		if policy.Subject(is.Kind, user.Name, k.ID, k.Slot) == is.Subject && isoTime(k.Created) == is.Details.CreateDate {
+			key = k
+			break
+		}
+	}
+	if key == nil {
+		for _, k := range user.Keys {
+			if is.Kind == policy.KeysRotation && k.Active() && isoTime(k.Created) > is.Details.CreateDate {
+				return "rotated: key deleted, newer key in use"
+			}
+		}
+		return "key deleted"
+	}
+	switch {
+	case !key.Active():
+		return "key deactivated"
+	case key.LastUsed != nil && isoTime(*key.LastUsed) != is.Details.LastUsed && is.Kind == policy.InactiveKeys:
+		return "key used again"
+	}
+	return "no longer detected"
+}

@@ -1,0 +1,286 @@
+// Package policy turns credential facts into findings. It is pure: no I/O and
+// no clock; the caller passes asOf.
+package policy
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/inventory"
+)
+
+// Kind names a kind of finding; the names match Dow Jones Hammer's config
+// sections.
+type Kind string
+
+// The kinds keywarden identifies.
+const (
+	InactiveKeys      Kind = "user_inactivekeys"
+	KeysRotation      Kind = "user_keysrotation"
+	InactivePasswords Kind = "user_inactivepasswords"
+)
+
+// Kinds lists every kind in a stable order.
+var Kinds = []Kind{InactiveKeys, KeysRotation, InactivePasswords}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool {
+	for _, x := range Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Stage says whether a finding's deadline is ahead (warning) or passed
+// (violation).
+type Stage string
+
+// Stages.
+const (
+	Warning   Stage = "warning"
+	Violation Stage = "violation"
+)
+
+// Day is the unit of every threshold.
+const Day = 24 * time.Hour
+
+// Rule is the threshold of one kind.
+type Rule struct {
+	Kind Kind
+	// LimitDays: a credential older than this many days (since last use, or
+	// since creation for rotation) is a violation.
+	LimitDays int
+	// WarningDays: this many days before the deadline the finding becomes a
+	// warning. 0 means no warning stage.
+	WarningDays int
+	// Accounts limits the rule to these account IDs; empty means every account.
+	Accounts []string
+}
+
+// AppliesTo reports whether the rule covers account.
+func (r Rule) AppliesTo(account string) bool {
+	if len(r.Accounts) == 0 {
+		return true
+	}
+	for _, a := range r.Accounts {
+		if a == account {
+			return true
+		}
+	}
+	return false
+}
+
+// Exemptions says which credentials are exempt from remediation.
+type Exemptions struct {
+	// Whitelist maps kind -> account ID -> user names and access key IDs, as
+	// in Hammer's whitelist.json. Empty entries are ignored.
+	Whitelist map[Kind]map[string][]string
+	// TagKey and TagValue: a user carrying this tag (value compared
+	// case-insensitively) is exempt. Defaults: KeyAutoExpire=false.
+	TagKey, TagValue string
+}
+
+// Exemption reasons.
+const (
+	ExemptWhitelist = "whitelist.json"
+	ExemptTag       = "tag KeyAutoExpire=false"
+)
+
+func (e Exemptions) reason(kind Kind, account string, u *inventory.User, keyID string) string {
+	for _, entry := range e.Whitelist[kind][account] {
+		if entry == "" {
+			continue
+		}
+		if entry == u.Name || (keyID != "" && entry == keyID) {
+			return ExemptWhitelist
+		}
+	}
+	tk, tv := e.TagKey, e.TagValue
+	if tk == "" {
+		tk, tv = "KeyAutoExpire", "false"
+	}
+	for k, v := range u.Tags {
+		if k == tk && strings.EqualFold(strings.TrimSpace(v), tv) {
+			if tk == "KeyAutoExpire" {
+				return ExemptTag
+			}
+			return "tag " + tk + "=" + tv
+		}
+	}
+	return ""
+}
+
+// Reference says which timestamp a finding's age is measured from.
+type Reference string
+
+// References.
+const (
+	FromLastUsed Reference = "last_used"
+	FromCreated  Reference = "created" // never used (inactivity) or rotation
+)
+
+// Finding is one credential that breaks, or is about to break, a rule.
+type Finding struct {
+	Kind      Kind
+	AccountID string
+	UserName  string
+	UserARN   string
+	// KeyID is empty for password findings and for keys whose ID the source
+	// does not know (credential report file); KeySlot then identifies them.
+	KeyID   string
+	KeySlot int
+	Stage   Stage
+	// Exemption is non-empty when the finding is whitelisted.
+	Exemption string
+	Created   time.Time
+	LastUsed  *time.Time
+	Since     time.Time // the timestamp the age is measured from
+	From      Reference
+	AgeDays   int // whole days since Since
+	LimitDays int
+	Deadline  time.Time // Since + LimitDays
+	// DaysLeft until the deadline: positive for warnings, <= 0 past it
+	// (-3 means three days over).
+	DaysLeft int
+	Tags     map[string]string
+}
+
+// Subject identifies the credential: the key ID, the key slot when the ID
+// is unknown, or the user for a password finding. (kind, account, subject)
+// is the identity of an issue.
+func (f Finding) Subject() string {
+	return Subject(f.Kind, f.UserName, f.KeyID, f.KeySlot)
+}
+
+// Subject builds the identity of a credential; see Finding.Subject.
+func Subject(kind Kind, user, keyID string, slot int) string {
+	switch {
+	case kind == InactivePasswords:
+		return user
+	case keyID != "":
+		return keyID
+	default:
+		return fmt.Sprintf("%s/access_key_%d", user, slot)
+	}
+}
+
+// Whitelisted reports whether the finding is exempt from remediation.
+func (f Finding) Whitelisted() bool { return f.Exemption != "" }
+
+// Evaluate applies rules to facts as of asOf. Findings are sorted by user,
+// kind and subject. Rules whose Accounts do not include the facts' account
+// are skipped.
+func Evaluate(facts *inventory.Facts, rules []Rule, ex Exemptions, asOf time.Time) []Finding {
+	var out []Finding
+	account := facts.Account.ID
+	for _, r := range rules {
+		if !r.AppliesTo(account) {
+			continue
+		}
+		for i := range facts.Users {
+			out = EvaluateUser(out, account, &facts.Users[i], r, ex, asOf)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.UserName != b.UserName {
+			return a.UserName < b.UserName
+		}
+		if a.Kind != b.Kind {
+			return kindOrder(a.Kind) < kindOrder(b.Kind)
+		}
+		return a.Subject() < b.Subject()
+	})
+	return out
+}
+
+func kindOrder(k Kind) int {
+	for i, x := range Kinds {
+		if x == k {
+			return i
+		}
+	}
+	return len(Kinds)
+}
+
+// EvaluateUser appends the findings of one rule for one user to out.
+func EvaluateUser(out []Finding, account string, u *inventory.User, r Rule, ex Exemptions, asOf time.Time) []Finding {
+	switch r.Kind {
+	case InactiveKeys, KeysRotation:
+		for _, k := range u.Keys {
+			if !k.Active() {
+				continue
+			}
+			since, from := k.Created, FromCreated
+			if r.Kind == InactiveKeys && k.LastUsed != nil && k.LastUsed.After(k.Created) {
+				since, from = *k.LastUsed, FromLastUsed
+			}
+			f, ok := judge(r, since, asOf)
+			if !ok {
+				continue
+			}
+			f.From = from
+			f.Created, f.LastUsed = k.Created, k.LastUsed
+			f.KeyID, f.KeySlot = k.ID, k.Slot
+			out = append(out, fill(f, r, account, u, ex))
+		}
+	case InactivePasswords:
+		p := u.Password
+		if p == nil || !p.Enabled {
+			return out
+		}
+		since, from := p.Created, FromCreated
+		if p.LastUsed != nil && p.LastUsed.After(p.Created) {
+			since, from = *p.LastUsed, FromLastUsed
+		}
+		if since.IsZero() {
+			since, from = u.Created, FromCreated
+		}
+		f, ok := judge(r, since, asOf)
+		if !ok {
+			return out
+		}
+		f.From = from
+		f.Created, f.LastUsed = p.Created, p.LastUsed
+		out = append(out, fill(f, r, account, u, ex))
+	}
+	return out
+}
+
+func fill(f Finding, r Rule, account string, u *inventory.User, ex Exemptions) Finding {
+	f.Kind = r.Kind
+	f.AccountID = account
+	f.UserName, f.UserARN, f.Tags = u.Name, u.ARN, u.Tags
+	f.Exemption = ex.reason(r.Kind, account, u, f.KeyID)
+	return f
+}
+
+// judge decides the stage of a credential whose age counts from since.
+// A credential is a violation once it is more than LimitDays old (age >
+// limit, to the second), and a warning within WarningDays before that.
+func judge(r Rule, since, asOf time.Time) (Finding, bool) {
+	deadline := since.Add(time.Duration(r.LimitDays) * Day)
+	left := deadline.Sub(asOf)
+	f := Finding{
+		Since:     since,
+		LimitDays: r.LimitDays,
+		Deadline:  deadline,
+		AgeDays:   int(asOf.Sub(since) / Day),
+		DaysLeft:  int(math.Ceil(left.Hours() / 24)),
+	}
+	switch {
+	case left < 0:
+		f.Stage = Violation
+		f.DaysLeft = -int(math.Floor(-left.Hours() / 24))
+	case r.WarningDays > 0 && left <= time.Duration(r.WarningDays)*Day:
+		f.Stage = Warning
+	default:
+		return f, false
+	}
+	return f, true
+}
