@@ -21,8 +21,13 @@ type Config struct {
 	// TicketOwners is ticket_owners.json (zero when the file is absent).
 	TicketOwners TicketOwners
 	// Ignored lists the config.json sections of Hammer's other checks, which
-	// keywarden does not handle.
+	// keywarden does not handle (sorted); `config validate` lists them with
+	// IgnoredReason.
 	Ignored []string
+	// IgnoredKeys lists, as "file: key", the parts of whitelist.json and
+	// ticket_owners.json that are Hammer's but unused by keywarden (the
+	// whitelists of Hammer's other checks, ticket_owners.json "bu").
+	IgnoredKeys []string
 }
 
 // AWS is the "aws" section.
@@ -56,6 +61,12 @@ type Kind struct {
 	Reporting                  bool
 	Remediation                bool
 	RemediationRetentionPeriod int
+	// TopicName is Hammer's SNS topic_name, accepted and unused.
+	TopicName string
+	// IgnoreAccounts is Hammer's ignore_accounts. It is already applied:
+	// Accounts and RemediationAccounts exclude these IDs (and are filled from
+	// aws.accounts when they were not set).
+	IgnoreAccounts []string
 }
 
 // Rule returns the policy rule of the section.
@@ -97,6 +108,16 @@ func (c *Config) Rules() []policy.Rule {
 		}
 	}
 	return out
+}
+
+// AccountName returns the name of account id in aws.accounts ("" if absent).
+func (c *Config) AccountName(id string) string {
+	for _, a := range c.AWS.Accounts {
+		if a.ID == id {
+			return a.Name
+		}
+	}
+	return ""
 }
 
 // Exemptions returns the whitelist and tag exemptions.

@@ -1,0 +1,752 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// File names inside the configuration folder.
+const (
+	ConfigFile       = "config.json"        // required
+	WhitelistFile    = "whitelist.json"     // optional
+	TicketOwnersFile = "ticket_owners.json" // optional
+)
+
+// Defaults.
+const (
+	DefaultRoleName  = "keywarden-audit"
+	DefaultStoreType = "sqlite"
+	DefaultStorePath = "keywarden.db"
+)
+
+// IgnoredReason is what `config validate` says of the sections in
+// Config.Ignored.
+const IgnoredReason = "not handled by keywarden"
+
+// DefaultTableNames are Hammer's ddb.table_name defaults.
+var DefaultTableNames = map[policy.Kind]string{
+	policy.InactiveKeys:      "hammer-iam-user-keys-inactive",
+	policy.KeysRotation:      "hammer-iam-user-keys-rotation",
+	policy.InactivePasswords: "hammer-iam-user-passwords-inactive",
+}
+
+// ThresholdKey returns the config.json key holding the limit of kind k:
+// rotation_criteria_days for user_keysrotation, inactive_criteria_days
+// otherwise.
+func ThresholdKey(k policy.Kind) string {
+	if k == policy.KeysRotation {
+		return "rotation_criteria_days"
+	}
+	return "inactive_criteria_days"
+}
+
+// hammerSections are the top-level config.json keys of Dow Jones Hammer
+// (deployment/configs/config.json and hammer/library/config.py) that
+// keywarden ignores.
+var hammerSections = set(
+	"cronjobs", "jira", "slack", "csv", "api", "credentials",
+	"whitelisting_procedure_url", "bu_list",
+	"s3_bucket_acl", "secgrp_unrestricted_access", "s3_bucket_policy",
+	"cloudtrails", "ebs_unencrypted_volume", "ebs_public_snapshot",
+	"rds_public_snapshot", "ec2_public_ami", "sqs_public_access",
+	"s3_encryption", "rds_encryption", "redshift_logging",
+	"redshift_public_access", "redshift_encryption",
+	"ecs_privileged_access", "ecs_logging", "ecs_external_image_source",
+	"es_domain_logging", "es_unencrypted_domain", "es_public_access_domain",
+)
+
+// hammerWhitelistSections are the whitelist.json sections of Hammer's other
+// checks (its sample also has "public_ami_issues").
+var hammerWhitelistSections = union(hammerSections, set("public_ami_issues"))
+
+// Keys of the "aws" section keywarden uses, and Hammer's others (accepted,
+// unused).
+var (
+	awsKeys       = []string{"region", "accounts", "role_name"}
+	hammerAWSKeys = []string{
+		"main_account_id", "regions", "role_name_identification",
+		"role_name_reporting", "ddb_backup", "s3_backup_bucket",
+	}
+)
+
+// kindKeys lists the keys of a kind section, threshold key included.
+func kindKeys(k policy.Kind) []string {
+	return []string{
+		"enabled", "ddb.table_name", "topic_name", "accounts",
+		"remediation_accounts", "ignore_accounts", ThresholdKey(k),
+		"warning_days", "reporting", "remediation",
+		"remediation_retention_period",
+	}
+}
+
+var (
+	storeKeys = []string{"type", "path"}
+	ownerKeys = []string{"jira_project", "jira_owner", "jira_parent_ticket", "slack_owner"}
+)
+
+// commentKey is accepted anywhere in whitelist.json, as Hammer's sample
+// uses it.
+const commentKey = "__comment__"
+
+// Load reads dir/config.json (required), dir/whitelist.json and
+// dir/ticket_owners.json (optional). When the files are invalid it returns
+// a *Problems listing every problem.
+func Load(dir string) (*Config, error) {
+	cfg, probs, err := Validate(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(probs) > 0 {
+		return nil, &Problems{List: probs}
+	}
+	return cfg, nil
+}
+
+// Validate reads the files like Load and returns the configuration as far as
+// it could be read (nil only when config.json is missing or unreadable JSON)
+// with every problem found. The error is for I/O failures other than a
+// missing file.
+func Validate(dir string) (*Config, []Problem, error) {
+	l := &loader{cfg: &Config{
+		Dir:       dir,
+		AWS:       AWS{RoleName: DefaultRoleName},
+		Kinds:     map[policy.Kind]*Kind{},
+		Store:     Store{Type: DefaultStoreType, Path: DefaultStorePath},
+		Whitelist: map[policy.Kind]map[string][]string{},
+	}}
+	ok := true
+	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		l.add(ConfigFile, "", "not found in "+dir, "create it (see examples/config.json) or point --config-dir at the folder holding it")
+		ok = false
+	case err != nil:
+		return nil, nil, err
+	default:
+		ok = l.config(data)
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(*jvalue)
+	}{{WhitelistFile, l.whitelist}, {TicketOwnersFile, l.ticketOwners}} {
+		data, err := os.ReadFile(filepath.Join(dir, f.name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if root := l.parse(f.name, data); root != nil {
+			f.fn(root)
+		}
+	}
+	if !ok {
+		return nil, l.probs, nil
+	}
+	return l.cfg, l.probs, nil
+}
+
+type loader struct {
+	cfg   *Config
+	probs []Problem
+	// known holds aws.accounts IDs.
+	known map[string]bool
+}
+
+func (l *loader) add(file, key, msg, fix string) {
+	l.probs = append(l.probs, Problem{File: file, Key: key, Msg: msg, Fix: fix})
+}
+
+func (l *loader) parse(file string, data []byte) *jvalue {
+	root, se := parseJSON(data)
+	if se != nil {
+		l.probs = append(l.probs, Problem{File: file, Line: se.line, Col: se.col, Msg: se.msg, Fix: "fix the JSON syntax"})
+		return nil
+	}
+	if root.t != jObject {
+		l.add(file, "", "the top level is "+root.String()+", not an object", "write the settings inside { }")
+		return nil
+	}
+	return root
+}
+
+// object checks that v is an object and reports duplicate keys.
+func (l *loader) object(file, key string, v *jvalue) bool {
+	if v.t != jObject {
+		l.add(file, key, v.String()+" is not an object", "write the section's settings inside { }")
+		return false
+	}
+	seen := map[string]bool{}
+	for _, m := range v.obj {
+		if seen[m.key] {
+			l.add(file, joinKey(key, m.key), "duplicate key", "keep only one of them")
+		}
+		seen[m.key] = true
+	}
+	return true
+}
+
+func (l *loader) unknown(file, key, name string, candidates []string) {
+	if s := suggest(name, candidates); s != "" {
+		l.add(file, key, "unknown key", fmt.Sprintf("did you mean %q?", s))
+		return
+	}
+	l.add(file, key, "unknown key", "remove it; known keys: "+strings.Join(candidates, ", "))
+}
+
+// config reads config.json; false when it could not be parsed at all.
+func (l *loader) config(data []byte) bool {
+	root := l.parse(ConfigFile, data)
+	if root == nil {
+		return false
+	}
+	l.object(ConfigFile, "", root)
+	ours := []string{"aws", "store"}
+	for _, k := range policy.Kinds {
+		ours = append(ours, string(k))
+	}
+	// aws first: the kinds check their accounts against aws.accounts.
+	for _, m := range root.obj {
+		if m.key == "aws" {
+			l.aws(m.val)
+		}
+	}
+	for _, m := range root.obj {
+		switch kind := policy.Kind(m.key); {
+		case m.key == "aws":
+		case m.key == "store":
+			l.store(m.val)
+		case kind.Valid():
+			l.kind(kind, m.val)
+		case !hammerSections[m.key] && suggest(m.key, ours) != "":
+			// A misspelt keywarden section would silently disable a check.
+			l.add(ConfigFile, m.key, "unknown section", fmt.Sprintf("did you mean %q?", suggest(m.key, ours)))
+		default:
+			l.cfg.Ignored = append(l.cfg.Ignored, m.key)
+		}
+	}
+	sort.Strings(l.cfg.Ignored)
+	return true
+}
+
+func (l *loader) aws(v *jvalue) {
+	const f = ConfigFile
+	if !l.object(f, "aws", v) {
+		return
+	}
+	for _, m := range v.obj {
+		key := joinKey("aws", m.key)
+		switch m.key {
+		case "region":
+			if s, ok := l.str(f, key, m.val); ok {
+				l.cfg.AWS.Region = s
+			}
+		case "role_name":
+			if s, ok := l.str(f, key, m.val); ok && s != "" {
+				l.cfg.AWS.RoleName = s
+			}
+		case "accounts":
+			if m.val.t == jNull || !l.object(f, key, m.val) {
+				continue
+			}
+			l.known = map[string]bool{}
+			for _, a := range m.val.obj {
+				akey := joinKey(key, a.key)
+				name, _ := l.str(f, akey, a.val)
+				if !l.accountID(f, key, a.key) {
+					continue
+				}
+				if !l.known[a.key] {
+					l.cfg.AWS.Accounts = append(l.cfg.AWS.Accounts, Account{ID: a.key, Name: name})
+				}
+				l.known[a.key] = true
+			}
+		default:
+			if !contains(hammerAWSKeys, m.key) {
+				l.unknown(f, key, m.key, append(append([]string{}, awsKeys...), hammerAWSKeys...))
+			}
+		}
+	}
+}
+
+func (l *loader) store(v *jvalue) {
+	const f = ConfigFile
+	if !l.object(f, "store", v) {
+		return
+	}
+	for _, m := range v.obj {
+		key := joinKey("store", m.key)
+		switch m.key {
+		case "type":
+			s, ok := l.str(f, key, m.val)
+			if !ok || s == "" {
+				continue
+			}
+			switch strings.ToLower(s) {
+			case "sqlite":
+				l.cfg.Store.Type = DefaultStoreType
+			case "dynamodb":
+				l.add(f, key, m.val.String()+" is not supported yet", `use "sqlite"`)
+			default:
+				l.add(f, key, m.val.String()+" is not a known store type", `use "sqlite"`)
+			}
+		case "path":
+			if s, ok := l.str(f, key, m.val); ok && s != "" {
+				l.cfg.Store.Path = s
+			}
+		default:
+			l.unknown(f, key, m.key, storeKeys)
+		}
+	}
+}
+
+func (l *loader) kind(k policy.Kind, v *jvalue) {
+	const f = ConfigFile
+	sec := string(k)
+	if !l.object(f, sec, v) {
+		return
+	}
+	kc := &Kind{Kind: k, Enabled: true, TableName: DefaultTableNames[k]}
+	thr := ThresholdKey(k)
+	var (
+		limitSeen, limitOK, warnOK bool
+		warnRaw                    *jvalue
+		ignore                     []string
+		accountsSet, remSet        bool
+	)
+	for _, m := range v.obj {
+		key := joinKey(sec, m.key)
+		switch m.key {
+		case "enabled":
+			if b, ok := l.boolean(f, key, m.val); ok {
+				kc.Enabled = b
+			}
+		case "reporting":
+			if b, ok := l.boolean(f, key, m.val); ok {
+				kc.Reporting = b
+			}
+		case "remediation":
+			if b, ok := l.boolean(f, key, m.val); ok {
+				kc.Remediation = b
+			}
+		case "ddb.table_name":
+			if s, ok := l.str(f, key, m.val); ok && s != "" {
+				kc.TableName = s
+			}
+		case "topic_name":
+			if s, ok := l.str(f, key, m.val); ok {
+				kc.TopicName = s
+			}
+		case "accounts":
+			kc.Accounts, accountsSet = l.accounts(f, key, m.val, true)
+		case "remediation_accounts":
+			kc.RemediationAccounts, remSet = l.accounts(f, key, m.val, true)
+		case "ignore_accounts":
+			ignore, _ = l.accounts(f, key, m.val, false)
+			kc.IgnoreAccounts = ignore
+		case thr:
+			if m.val.t == jNull {
+				continue
+			}
+			limitSeen = true
+			n, ok := l.integer(f, key, m.val)
+			switch {
+			case !ok:
+			case n < 0:
+				l.add(f, key, m.val.String()+" is negative", "set a number of days >= 1")
+			case n == 0:
+				l.add(f, key, m.val.String()+" is zero", "set a number of days >= 1")
+			default:
+				kc.LimitDays, limitOK = n, true
+			}
+		case "warning_days":
+			n, ok := l.integer(f, key, m.val)
+			if !ok {
+				continue
+			}
+			if n < 0 {
+				l.add(f, key, m.val.String()+" is negative", fmt.Sprintf("set 0 (no warning stage) or a number of days below %s", thr))
+				continue
+			}
+			kc.WarningDays, warnOK, warnRaw = n, true, m.val
+		case "remediation_retention_period":
+			n, ok := l.integer(f, key, m.val)
+			if !ok {
+				continue
+			}
+			if n < 0 {
+				l.add(f, key, m.val.String()+" is negative", "set 0 (remediate at the next run) or a positive number of days")
+				continue
+			}
+			kc.RemediationRetentionPeriod = n
+		default:
+			cands := kindKeys(k)
+			if m.key == "inactive_criteria_days" || m.key == "rotation_criteria_days" {
+				// the other kind's threshold: name this one's
+				l.add(f, key, "unknown key", fmt.Sprintf("did you mean %q?", thr))
+				continue
+			}
+			l.unknown(f, key, m.key, cands)
+		}
+	}
+	if kc.Enabled && !limitSeen {
+		l.add(f, joinKey(sec, thr), "missing (Hammer has no default)",
+			fmt.Sprintf(`set the number of days, e.g. "%s": 90, or set "enabled": false`, thr))
+	}
+	if limitOK && warnOK && kc.WarningDays >= kc.LimitDays {
+		l.add(f, joinKey(sec, "warning_days"),
+			fmt.Sprintf("%s is not less than %s (%d)", warnRaw, thr, kc.LimitDays),
+			fmt.Sprintf("set warning_days below %d, or 0 for no warning stage", kc.LimitDays))
+	}
+	if len(ignore) > 0 {
+		kc.Accounts = l.exclude(joinKey(sec, "accounts"), kc.Accounts, accountsSet, ignore)
+		kc.RemediationAccounts = l.exclude(joinKey(sec, "remediation_accounts"), kc.RemediationAccounts, remSet, ignore)
+	}
+	l.cfg.Kinds[k] = kc
+}
+
+// exclude applies Hammer's ignore_accounts: the listed accounts (or all of
+// aws.accounts when the list is not set) minus the ignored ones.
+func (l *loader) exclude(key string, list []string, set bool, ignore []string) []string {
+	base := list
+	if !set {
+		base = nil
+		for _, a := range l.cfg.AWS.Accounts {
+			base = append(base, a.ID)
+		}
+	}
+	if len(base) == 0 {
+		l.add(ConfigFile, strings.TrimSuffix(key, ".accounts")+".ignore_accounts", "needs aws.accounts (or accounts) to exclude from",
+			"list the accounts in aws.accounts, or remove ignore_accounts")
+		return list
+	}
+	var out []string
+	for _, a := range base {
+		if !contains(ignore, a) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		l.add(ConfigFile, key, "ignore_accounts excludes every account", `set "enabled": false instead, or shorten ignore_accounts`)
+		return list
+	}
+	return out
+}
+
+// accounts reads a list of account IDs: a JSON list of strings, or Hammer's
+// comma-separated string. set is false when the key is null.
+func (l *loader) accounts(file, key string, v *jvalue, mustBeKnown bool) (ids []string, set bool) {
+	var raw []string
+	switch v.t {
+	case jNull:
+		return nil, false
+	case jString:
+		raw = strings.Split(v.s, ",")
+	case jArray:
+		for _, e := range v.arr {
+			switch e.t {
+			case jString:
+				raw = append(raw, e.s)
+			case jNumber:
+				l.add(file, key, e.String()+" is a number", fmt.Sprintf("write account IDs as strings: %q", e.n.String()))
+			default:
+				l.add(file, key, e.String()+" is not an account ID", `write 12-digit account IDs as strings, e.g. ["123456789012"]`)
+			}
+		}
+	default:
+		l.add(file, key, v.String()+" is not a list of account IDs", `write a list, e.g. ["123456789012"], or a comma-separated string`)
+		return nil, false
+	}
+	ids = []string{}
+	for _, id := range raw {
+		id = strings.TrimSpace(id)
+		if id == "" || !l.accountID(file, key, id) {
+			continue
+		}
+		if mustBeKnown && len(l.known) > 0 && !l.known[id] {
+			l.add(file, key, fmt.Sprintf("%q is not in aws.accounts", id), "add it to aws.accounts or remove it here")
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+// accountID reports (as a problem) an ID that is not 12 digits.
+func (l *loader) accountID(file, key, id string) bool {
+	if len(id) == 12 && strings.Trim(id, "0123456789") == "" {
+		return true
+	}
+	l.add(file, key, fmt.Sprintf("%q is not a 12-digit AWS account ID", id), "write the account's 12 digits")
+	return false
+}
+
+// str reads a string; null counts as absent ("", false).
+func (l *loader) str(file, key string, v *jvalue) (string, bool) {
+	switch v.t {
+	case jString:
+		return v.s, true
+	case jNull:
+		return "", false
+	}
+	l.add(file, key, v.String()+" is not a string", "write it in double quotes")
+	return "", false
+}
+
+// boolean reads true/false, accepting Hammer's "true"/"false" strings; null
+// counts as absent.
+func (l *loader) boolean(file, key string, v *jvalue) (bool, bool) {
+	switch v.t {
+	case jBool:
+		return v.b, true
+	case jNull:
+		return false, false
+	case jString:
+		switch strings.ToLower(strings.TrimSpace(v.s)) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	l.add(file, key, v.String()+" is not a boolean", "write true or false")
+	return false, false
+}
+
+// integer reads a whole number, accepting Hammer's "10" strings; null counts
+// as absent.
+func (l *loader) integer(file, key string, v *jvalue) (int, bool) {
+	var s string
+	switch v.t {
+	case jNull:
+		return 0, false
+	case jNumber:
+		s = v.n.String()
+	case jString:
+		s = strings.TrimSpace(v.s)
+	default:
+		l.add(file, key, v.String()+" is not a number", "write a whole number of days, e.g. 90")
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= math.MinInt32 && n <= math.MaxInt32 {
+		return int(n), true
+	}
+	if fl, err := strconv.ParseFloat(s, 64); err == nil {
+		if fl != math.Trunc(fl) {
+			l.add(file, key, v.String()+" is not a whole number", "write a whole number of days, e.g. 90")
+		} else {
+			l.add(file, key, v.String()+" is out of range", "write a whole number of days, e.g. 90")
+		}
+		return 0, false
+	}
+	l.add(file, key, v.String()+" is not a number", "write a whole number of days, e.g. 90")
+	return 0, false
+}
+
+func (l *loader) whitelist(root *jvalue) {
+	const f = WhitelistFile
+	l.object(f, "", root)
+	var cands []string
+	for _, k := range policy.Kinds {
+		cands = append(cands, string(k))
+	}
+	for _, m := range root.obj {
+		kind := policy.Kind(m.key)
+		switch {
+		case m.key == commentKey:
+		case kind.Valid():
+			if !l.object(f, m.key, m.val) {
+				continue
+			}
+			for _, a := range m.val.obj {
+				if a.key == commentKey {
+					continue
+				}
+				key := joinKey(m.key, a.key)
+				if !l.accountID(f, m.key, a.key) {
+					continue
+				}
+				if a.val.t != jArray {
+					l.add(f, key, a.val.String()+" is not a list", `write a list of user names and access key IDs, e.g. ["break-glass"]`)
+					continue
+				}
+				if l.cfg.Whitelist[kind] == nil {
+					l.cfg.Whitelist[kind] = map[string][]string{}
+				}
+				entries := l.cfg.Whitelist[kind][a.key]
+				if entries == nil {
+					entries = []string{}
+				}
+				for _, e := range a.val.arr {
+					if e.t != jString {
+						l.add(f, key, e.String()+" is not a string", "write user names and access key IDs in double quotes")
+						continue
+					}
+					if s := strings.TrimSpace(e.s); s != "" {
+						entries = append(entries, s)
+					}
+				}
+				l.cfg.Whitelist[kind][a.key] = entries
+			}
+		case hammerWhitelistSections[m.key]:
+			l.cfg.IgnoredKeys = append(l.cfg.IgnoredKeys, f+": "+m.key)
+		default:
+			fix := "remove it; keywarden's sections are " + strings.Join(cands, ", ")
+			if s := suggest(m.key, cands); s != "" {
+				fix = fmt.Sprintf("did you mean %q?", s)
+			}
+			l.add(f, m.key, "unknown section", fix)
+		}
+	}
+}
+
+func (l *loader) ticketOwners(root *jvalue) {
+	const f = TicketOwnersFile
+	l.object(f, "", root)
+	to := &l.cfg.TicketOwners
+	var rest []jmember
+	for _, m := range root.obj {
+		switch m.key {
+		case "account":
+			if m.val.t == jNull || !l.object(f, m.key, m.val) {
+				continue
+			}
+			for _, a := range m.val.obj {
+				if !l.accountID(f, "account", a.key) {
+					continue
+				}
+				key := joinKey("account", a.key)
+				if !l.object(f, key, a.val) {
+					continue
+				}
+				if to.Accounts == nil {
+					to.Accounts = map[string]Owner{}
+				}
+				to.Accounts[a.key] = l.owner(key, a.val.obj)
+			}
+		case "bu":
+			// Hammer's business-unit/product routing: keywarden has no
+			// such tags to match.
+			l.cfg.IgnoredKeys = append(l.cfg.IgnoredKeys, f+": bu")
+		default:
+			rest = append(rest, m)
+		}
+	}
+	to.Global = l.owner("", rest)
+}
+
+func (l *loader) owner(prefix string, members []jmember) Owner {
+	const f = TicketOwnersFile
+	var o Owner
+	for _, m := range members {
+		key := joinKey(prefix, m.key)
+		switch m.key {
+		case "jira_project":
+			o.JiraProject, _ = l.str(f, key, m.val)
+		case "jira_owner":
+			o.JiraOwner, _ = l.str(f, key, m.val)
+		case "jira_parent_ticket":
+			o.JiraParentTicket, _ = l.str(f, key, m.val)
+		case "slack_owner":
+			switch m.val.t {
+			case jNull:
+			case jString:
+				if s := strings.TrimSpace(m.val.s); s != "" {
+					o.SlackOwner = []string{s}
+				}
+			case jArray:
+				for _, e := range m.val.arr {
+					if e.t != jString {
+						l.add(f, key, e.String()+" is not a string", `write channels and users in double quotes, e.g. ["#security", "bob"]`)
+						continue
+					}
+					if s := strings.TrimSpace(e.s); s != "" {
+						o.SlackOwner = append(o.SlackOwner, s)
+					}
+				}
+			default:
+				l.add(f, key, m.val.String()+" is not a string or a list", `write a channel or user, or a list, e.g. ["#security", "bob"]`)
+			}
+		default:
+			cands := ownerKeys
+			if prefix == "" {
+				cands = append(append([]string{}, ownerKeys...), "account", "bu")
+			}
+			l.unknown(f, key, m.key, cands)
+		}
+	}
+	return o
+}
+
+// suggest returns the candidate closest to name when it is close enough to
+// be a likely typo, else "".
+func suggest(name string, candidates []string) string {
+	best, bestD := "", math.MaxInt
+	for _, c := range candidates {
+		if d := levenshtein(strings.ToLower(name), c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := max(1, len(name)/4)
+	if bestD <= limit {
+		return best
+	}
+	return ""
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func set(xs ...string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+func union(a, b map[string]bool) map[string]bool {
+	m := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		m[k] = true
+	}
+	for k := range b {
+		m[k] = true
+	}
+	return m
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
