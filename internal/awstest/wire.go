@@ -1,0 +1,297 @@
+package awstest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// XML namespaces of the Query protocol responses.
+const (
+	iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
+	stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+)
+
+// stsActions tells STS actions from IAM ones when the Authorization header
+// does not name the service.
+var stsActions = map[string]bool{
+	"AssumeRole":                 true,
+	"AssumeRoleWithSAML":         true,
+	"AssumeRoleWithWebIdentity":  true,
+	"AssumeRoot":                 true,
+	"DecodeAuthorizationMessage": true,
+	"GetAccessKeyInfo":           true,
+	"GetCallerIdentity":          true,
+	"GetFederationToken":         true,
+	"GetSessionToken":            true,
+}
+
+// apiError is an AWS error answer.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, iamNamespace, "", newError(http.StatusBadRequest, "MalformedQueryString", "%v", err))
+		return
+	}
+	form := r.Form
+	action := form.Get("Action")
+	akid, service := parseCredential(r.Header.Get("Authorization"))
+	if akid == "" {
+		akid, service = parseCredentialScope(form.Get("X-Amz-Credential"))
+	}
+	if service != "iam" && service != "sts" {
+		service = "iam"
+		if stsActions[action] {
+			service = "sts"
+		}
+	}
+	namespace := iamNamespace
+	if service == "sts" {
+		namespace = stsNamespace
+	}
+
+	s.mu.Lock()
+	now := s.clock()
+	requestID := s.nextRequestID()
+	p := s.principals[akid]
+	call := Call{Action: action, Service: service, Params: cloneValues(form), At: now}
+	var fail *apiError
+	switch {
+	case akid == "":
+		fail = newError(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	case p == nil:
+		fail = newError(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	case p.token != "" && r.Header.Get("X-Amz-Security-Token") != p.token && form.Get("X-Amz-Security-Token") != p.token:
+		fail = newError(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	}
+	if p != nil {
+		call.Account = p.account
+		call.Caller = s.principalARN(p)
+		if service == "sts" && action == "AssumeRole" {
+			if target, _, ok := parseRoleARN(form.Get("RoleArn")); ok {
+				call.Account = target
+			}
+		}
+	}
+	s.calls = append(s.calls, call)
+	delay := s.latency
+	if fail == nil {
+		var extra time.Duration
+		extra, fail = s.matchFaults(call.Account, action)
+		delay += extra
+	}
+	s.enter(call.Account)
+	s.mu.Unlock()
+	defer s.leave(call.Account)
+
+	s.sleep(r.Context(), delay)
+	if fail != nil {
+		writeError(w, namespace, requestID, fail)
+		return
+	}
+
+	s.mu.Lock()
+	result, fail := s.dispatch(service, action, p, form)
+	s.mu.Unlock()
+	if fail != nil {
+		writeError(w, namespace, requestID, fail)
+		return
+	}
+	writeResult(w, namespace, action, requestID, result)
+}
+
+// dispatch runs an action; the caller holds s.mu.
+func (s *Server) dispatch(service, action string, p *principal, form url.Values) (any, *apiError) {
+	if service == "sts" {
+		switch action {
+		case "GetCallerIdentity":
+			return s.getCallerIdentity(p)
+		case "AssumeRole":
+			return s.assumeRole(p, form)
+		}
+	} else if h, ok := iamActions[action]; ok {
+		a := s.accounts[p.account]
+		if a == nil {
+			a = &account{id: p.account, byName: map[string]*User{}}
+			s.accounts[p.account] = a
+		}
+		return h(s, &iamRequest{p: p, acct: a, form: form, now: s.clock()})
+	}
+	return nil, newError(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", action, form.Get("Version"))
+}
+
+// matchFaults applies the faults that match; the caller holds s.mu.
+func (s *Server) matchFaults(account, action string) (time.Duration, *apiError) {
+	var delay time.Duration
+	var fail *apiError
+	kept := s.faults[:0]
+	for _, f := range s.faults {
+		match := (f.Account == "" || f.Account == account) && (f.Action == "" || f.Action == action)
+		if match {
+			delay += f.Latency
+		}
+		if match && (f.Code == "" || fail == nil) {
+			if f.Code != "" {
+				msg := f.Message
+				if msg == "" {
+					msg = "Injected " + f.Code
+					if f.Code == "Throttling" {
+						msg = "Rate exceeded"
+					}
+				}
+				fail = &apiError{Status: f.Status, Code: f.Code, Message: msg}
+			}
+			if f.Times > 0 {
+				f.Times--
+				if f.Times == 0 {
+					continue
+				}
+			}
+		}
+		kept = append(kept, f)
+	}
+	s.faults = kept
+	return delay, fail
+}
+
+// enter counts a request in flight; the caller holds s.mu.
+func (s *Server) enter(account string) {
+	for _, k := range []string{account, allAccounts} {
+		s.inflight[k]++
+		if s.inflight[k] > s.maxInflight[k] {
+			s.maxInflight[k] = s.inflight[k]
+		}
+	}
+}
+
+func (s *Server) leave(account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight[account]--
+	s.inflight[allAccounts]--
+}
+
+// parseCredential reads the access key ID and service from a SigV4
+// Authorization header.
+func parseCredential(auth string) (akid, service string) {
+	i := strings.Index(auth, "Credential=")
+	if i < 0 {
+		return "", ""
+	}
+	scope := auth[i+len("Credential="):]
+	if j := strings.IndexAny(scope, ", "); j >= 0 {
+		scope = scope[:j]
+	}
+	return parseCredentialScope(scope)
+}
+
+// parseCredentialScope splits AKID/date/region/service/aws4_request.
+func parseCredentialScope(scope string) (akid, service string) {
+	parts := strings.Split(scope, "/")
+	if len(parts) != 5 {
+		return "", ""
+	}
+	return parts[0], parts[3]
+}
+
+// parseRoleARN splits arn:aws:iam::<account>:role/<path/><name>.
+func parseRoleARN(arn string) (accountID, roleName string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[4] == "" || !strings.HasPrefix(parts[5], "role/") {
+		return "", "", false
+	}
+	name := parts[5][strings.LastIndex(parts[5], "/")+1:]
+	if name == "" {
+		return "", "", false
+	}
+	return parts[4], name, true
+}
+
+// principalARN is the ARN of the principal; the caller holds s.mu.
+func (s *Server) principalARN(p *principal) string {
+	if p.role != "" {
+		return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", p.account, p.role, p.session)
+	}
+	path := "/"
+	if a := s.accounts[p.account]; a != nil {
+		if u := a.byName[p.user]; u != nil {
+			path = u.Path
+		}
+	}
+	return userARN(p.account, path, p.user)
+}
+
+func userARN(accountID, path, name string) string {
+	return "arn:aws:iam::" + accountID + ":user" + path + name
+}
+
+// uniqueID derives a stable IAM unique ID (AIDA..., AROA...) from a name.
+func uniqueID(prefix string, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return prefix + base32.StdEncoding.EncodeToString(sum[:])[:17]
+}
+
+// isoTime formats a timestamp as the Query protocol does.
+func isoTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// members is a Query protocol list.
+type members[T any] struct {
+	Member []T `xml:"member"`
+}
+
+func writeResult(w http.ResponseWriter, namespace, action, requestID string, result any) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	fmt.Fprintf(&buf, `<%sResponse xmlns="%s">`, action, namespace)
+	if result != nil {
+		enc := xml.NewEncoder(&buf)
+		if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
+			writeError(w, namespace, requestID, newError(http.StatusInternalServerError, "ServiceFailure", "awstest: encode %s: %v", action, err))
+			return
+		}
+		if err := enc.Flush(); err != nil {
+			writeError(w, namespace, requestID, newError(http.StatusInternalServerError, "ServiceFailure", "awstest: encode %s: %v", action, err))
+			return
+		}
+	}
+	fmt.Fprintf(&buf, `<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`, requestID, action)
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-Requestid", requestID)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func writeError(w http.ResponseWriter, namespace, requestID string, e *apiError) {
+	typ := "Sender"
+	if e.Status >= 500 {
+		typ = "Receiver"
+	}
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	fmt.Fprintf(&buf, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>`, namespace, typ)
+	_ = xml.EscapeText(&buf, []byte(e.Code))
+	buf.WriteString(`</Code><Message>`)
+	_ = xml.EscapeText(&buf, []byte(e.Message))
+	fmt.Fprintf(&buf, `</Message></Error><RequestId>%s</RequestId></ErrorResponse>`, requestID)
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-Requestid", requestID)
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(buf.Bytes())
+}
