@@ -71,14 +71,19 @@ func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, 
 				why = append(why, "whitelisted by "+next.Exemption)
 			}
 		}
-		if is.Details != next.Details {
+		// A key due for rotation may be in daily use: a new last use changes
+		// nothing about the finding, so it refreshes the issue, not reports it.
+		lastUseOnly := is.Kind == policy.KeysRotation && is.Details.Username == next.Details.Username &&
+			is.Details.CreateDate == next.Details.CreateDate
+		if is.Details != next.Details && !lastUseOnly {
 			why = append(why, detailsChange(is.Details, next.Details))
 		}
 		if is.LimitDays != next.LimitDays {
 			why = append(why, fmt.Sprintf("threshold %d -> %d days", is.LimitDays, next.LimitDays))
 		}
 		status := next.Status
-		counters := is.AgeDays != next.AgeDays || is.DaysLeft != next.DaysLeft || !is.Deadline.Equal(next.Deadline)
+		counters := is.AgeDays != next.AgeDays || is.DaysLeft != next.DaysLeft || !is.Deadline.Equal(next.Deadline) ||
+			is.Details != next.Details || is.UserARN != next.UserARN || is.KeySlot != next.KeySlot
 		is.Stage, is.Exemption, is.Details, is.Status = next.Stage, next.Exemption, next.Details, status
 		is.UserARN, is.KeySlot = next.UserARN, next.KeySlot
 		is.AgeDays, is.LimitDays, is.DaysLeft, is.Deadline = next.AgeDays, next.LimitDays, next.DaysLeft, next.Deadline
