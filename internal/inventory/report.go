@@ -187,6 +187,13 @@ func (p *reportParser) mapHeader(header []string, line int) error {
 			*s.idx = i
 		}
 	}
+	known := false
+	for _, s := range specs {
+		known = known || *s.idx >= 0
+	}
+	if !known {
+		return fmt.Errorf("%s line %d: not an IAM credential report: the header names none of its columns (user,arn,user_creation_time,...); a report from the API must be base64-decoded first", p.name, line)
+	}
 	var missing []string
 	for _, s := range specs {
 		if s.required && *s.idx < 0 {
