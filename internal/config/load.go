@@ -321,7 +321,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 		limitSeen, limitOK, warnOK bool
 		warnRaw                    *jvalue
 		ignore                     []string
-		accountsSet, remSet        bool
+		accountsSet, remSet, ok    bool
 	)
 	for _, m := range v.obj {
 		key := joinKey(sec, m.key)
@@ -408,26 +408,29 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 			fmt.Sprintf("set warning_days below %d, or 0 for no warning stage", kc.LimitDays))
 	}
 	if len(ignore) > 0 {
-		kc.Accounts = l.exclude(joinKey(sec, "accounts"), kc.Accounts, accountsSet, ignore)
-		kc.RemediationAccounts = l.exclude(joinKey(sec, "remediation_accounts"), kc.RemediationAccounts, remSet, ignore)
+		key := joinKey(sec, "ignore_accounts")
+		if kc.Accounts, ok = l.exclude(key, "accounts", kc.Accounts, accountsSet, ignore); ok {
+			kc.RemediationAccounts, _ = l.exclude(key, "remediation_accounts", kc.RemediationAccounts, remSet, ignore)
+		}
 	}
 	l.cfg.Kinds[k] = kc
 }
 
-// exclude applies Hammer's ignore_accounts: the listed accounts (or all of
-// aws.accounts when the list is not set) minus the ignored ones.
-func (l *loader) exclude(key string, list []string, set bool, ignore []string) []string {
-	base := list
+// exclude applies Hammer's ignore_accounts (key) to a list of accounts
+// (name): the listed accounts, or all of aws.accounts when the list is not
+// set, minus the ignored ones. It reports false after a problem.
+func (l *loader) exclude(key, name string, list []string, set bool, ignore []string) ([]string, bool) {
+	base, from := list, name
 	if !set {
-		base = nil
+		base, from = nil, "aws.accounts"
 		for _, a := range l.cfg.AWS.Accounts {
 			base = append(base, a.ID)
 		}
 	}
 	if len(base) == 0 {
-		l.add(ConfigFile, strings.TrimSuffix(key, ".accounts")+".ignore_accounts", "needs aws.accounts (or accounts) to exclude from",
+		l.add(ConfigFile, key, "has no accounts to exclude from (aws.accounts is empty)",
 			"list the accounts in aws.accounts, or remove ignore_accounts")
-		return list
+		return list, false
 	}
 	var out []string
 	for _, a := range base {
@@ -436,10 +439,10 @@ func (l *loader) exclude(key string, list []string, set bool, ignore []string) [
 		}
 	}
 	if len(out) == 0 {
-		l.add(ConfigFile, key, "ignore_accounts excludes every account", `set "enabled": false instead, or shorten ignore_accounts`)
-		return list
+		l.add(ConfigFile, key, "excludes every account of "+from, `set "enabled": false instead, or shorten ignore_accounts`)
+		return list, false
 	}
-	return out
+	return out, true
 }
 
 // accounts reads a list of account IDs: a JSON list of strings, or Hammer's
@@ -613,7 +616,6 @@ func (l *loader) ticketOwners(root *jvalue) {
 	const f = TicketOwnersFile
 	l.object(f, "", root)
 	to := &l.cfg.TicketOwners
-	var rest []jmember
 	for _, m := range root.obj {
 		switch m.key {
 		case "account":
@@ -628,63 +630,64 @@ func (l *loader) ticketOwners(root *jvalue) {
 				if !l.object(f, key, a.val) {
 					continue
 				}
+				var o Owner
+				for _, om := range a.val.obj {
+					l.owner(key, &o, om)
+				}
 				if to.Accounts == nil {
 					to.Accounts = map[string]Owner{}
 				}
-				to.Accounts[a.key] = l.owner(key, a.val.obj)
+				to.Accounts[a.key] = o
 			}
 		case "bu":
 			// Hammer's business-unit/product routing: keywarden has no
 			// such tags to match.
 			l.cfg.IgnoredKeys = append(l.cfg.IgnoredKeys, f+": bu")
 		default:
-			rest = append(rest, m)
+			l.owner("", &to.Global, m)
 		}
 	}
-	to.Global = l.owner("", rest)
 }
 
-func (l *loader) owner(prefix string, members []jmember) Owner {
+// owner reads one key of a ticket_owners.json routing entry into o.
+func (l *loader) owner(prefix string, o *Owner, m jmember) {
 	const f = TicketOwnersFile
-	var o Owner
-	for _, m := range members {
-		key := joinKey(prefix, m.key)
-		switch m.key {
-		case "jira_project":
-			o.JiraProject, _ = l.str(f, key, m.val)
-		case "jira_owner":
-			o.JiraOwner, _ = l.str(f, key, m.val)
-		case "jira_parent_ticket":
-			o.JiraParentTicket, _ = l.str(f, key, m.val)
-		case "slack_owner":
-			switch m.val.t {
-			case jNull:
-			case jString:
-				if s := strings.TrimSpace(m.val.s); s != "" {
-					o.SlackOwner = []string{s}
+	key := joinKey(prefix, m.key)
+	switch m.key {
+	case "jira_project":
+		o.JiraProject, _ = l.str(f, key, m.val)
+	case "jira_owner":
+		o.JiraOwner, _ = l.str(f, key, m.val)
+	case "jira_parent_ticket":
+		o.JiraParentTicket, _ = l.str(f, key, m.val)
+	case "slack_owner":
+		o.SlackOwner = nil
+		switch m.val.t {
+		case jNull:
+		case jString:
+			if s := strings.TrimSpace(m.val.s); s != "" {
+				o.SlackOwner = []string{s}
+			}
+		case jArray:
+			for _, e := range m.val.arr {
+				if e.t != jString {
+					l.add(f, key, e.String()+" is not a string", `write channels and users in double quotes, e.g. ["#security", "bob"]`)
+					continue
 				}
-			case jArray:
-				for _, e := range m.val.arr {
-					if e.t != jString {
-						l.add(f, key, e.String()+" is not a string", `write channels and users in double quotes, e.g. ["#security", "bob"]`)
-						continue
-					}
-					if s := strings.TrimSpace(e.s); s != "" {
-						o.SlackOwner = append(o.SlackOwner, s)
-					}
+				if s := strings.TrimSpace(e.s); s != "" {
+					o.SlackOwner = append(o.SlackOwner, s)
 				}
-			default:
-				l.add(f, key, m.val.String()+" is not a string or a list", `write a channel or user, or a list, e.g. ["#security", "bob"]`)
 			}
 		default:
-			cands := ownerKeys
-			if prefix == "" {
-				cands = append(append([]string{}, ownerKeys...), "account", "bu")
-			}
-			l.unknown(f, key, m.key, cands)
+			l.add(f, key, m.val.String()+" is not a string or a list", `write a channel or user, or a list, e.g. ["#security", "bob"]`)
 		}
+	default:
+		cands := ownerKeys
+		if prefix == "" {
+			cands = append(append([]string{}, ownerKeys...), "account", "bu")
+		}
+		l.unknown(f, key, m.key, cands)
 	}
-	return o
 }
 
 // suggest returns the candidate closest to name when it is close enough to

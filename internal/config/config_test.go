@@ -1,0 +1,261 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/bad/*/expected.txt")
+
+func mustLoad(t *testing.T, dir string) *Config {
+	t.Helper()
+	cfg, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", dir, err)
+	}
+	return cfg
+}
+
+func eq(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s = %#v, want %#v", what, got, want)
+	}
+}
+
+func TestGood(t *testing.T) {
+	cfg := mustLoad(t, filepath.Join("testdata", "good"))
+	eq(t, "AWS", cfg.AWS, AWS{
+		Accounts: []Account{{"123456789012", "master"}, {"210987654321", "slave1"}, {"654321210987", "slave2"}},
+		RoleName: "keywarden-audit-ro",
+		Region:   "us-east-1",
+	})
+	eq(t, "Kinds[user_inactivekeys]", cfg.Kinds[policy.InactiveKeys], &Kind{
+		Kind:                       policy.InactiveKeys,
+		Enabled:                    true,
+		TableName:                  "hammer-iam-user-keys-inactive",
+		Accounts:                   []string{"123456789012", "210987654321"},
+		RemediationAccounts:        []string{"210987654321"},
+		LimitDays:                  90,
+		WarningDays:                14,
+		Reporting:                  true,
+		Remediation:                false,
+		RemediationRetentionPeriod: 7,
+		TopicName:                  "hammer-describe-iam-user-inactive-keys-lambda",
+	})
+	eq(t, "Kinds[user_keysrotation]", cfg.Kinds[policy.KeysRotation], &Kind{
+		Kind:                       policy.KeysRotation,
+		Enabled:                    true,
+		TableName:                  "hammer-iam-user-keys-rotation",
+		Accounts:                   []string{"123456789012", "210987654321"},
+		RemediationAccounts:        []string{"123456789012", "210987654321"},
+		LimitDays:                  180,
+		WarningDays:                30,
+		Remediation:                true,
+		RemediationRetentionPeriod: 21,
+		IgnoreAccounts:             []string{"654321210987"},
+	})
+	eq(t, "Kinds[user_inactivepasswords]", cfg.Kinds[policy.InactivePasswords], &Kind{
+		Kind:      policy.InactivePasswords,
+		Enabled:   false,
+		TableName: "hammer-iam-user-passwords-inactive",
+	})
+	eq(t, "Store", cfg.Store, Store{Type: "sqlite", Path: "/var/lib/keywarden/keywarden.db"})
+	eq(t, "Whitelist", cfg.Whitelist, map[policy.Kind]map[string][]string{
+		policy.InactiveKeys:      {"123456789012": {"break-glass", "AKIAIOSFODNN7EXAMPLE"}},
+		policy.KeysRotation:      {"210987654321": {"ci-deployer"}},
+		policy.InactivePasswords: {"123456789012": {"root-like-admin"}},
+	})
+	eq(t, "TicketOwners", cfg.TicketOwners, TicketOwners{
+		Global: Owner{JiraProject: "AWSSEC", JiraOwner: "Support-General", JiraParentTicket: "AWSSEC-1234", SlackOwner: []string{"#devops-channel", "bob"}},
+		Accounts: map[string]Owner{
+			"210987654321": {JiraOwner: "Support-Cloud", SlackOwner: []string{"#team-slave1"}},
+		},
+	})
+	eq(t, "Ignored", cfg.Ignored, []string{"s3_bucket_acl", "slack"})
+	eq(t, "IgnoredKeys", cfg.IgnoredKeys, []string{"whitelist.json: s3_bucket_acl"})
+	eq(t, "Rules", cfg.Rules(), []policy.Rule{
+		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 14, Accounts: []string{"123456789012", "210987654321"}},
+		{Kind: policy.KeysRotation, LimitDays: 180, WarningDays: 30, Accounts: []string{"123456789012", "210987654321"}},
+	})
+	eq(t, "AccountName", cfg.AccountName("210987654321"), "slave1")
+}
+
+func TestHammerSample(t *testing.T) {
+	dir := filepath.Join("testdata", "hammer")
+	cfg, probs, err := Validate(dir)
+	if err != nil || len(probs) > 0 {
+		t.Fatalf("Validate: %v %v", probs, err)
+	}
+	eq(t, "Ignored", cfg.Ignored, []string{
+		"api", "cloudtrails", "credentials", "cronjobs", "csv",
+		"ebs_public_snapshot", "ebs_unencrypted_volume", "ec2_public_ami",
+		"ecs_external_image_source", "ecs_logging", "ecs_privileged_access",
+		"es_domain_logging", "es_public_access_domain", "es_unencrypted_domain",
+		"jira", "rds_encryption", "rds_public_snapshot", "redshift_encryption",
+		"redshift_logging", "redshift_public_access", "s3_bucket_acl",
+		"s3_bucket_policy", "s3_encryption", "secgrp_unrestricted_access",
+		"slack", "sqs_public_access", "whitelisting_procedure_url",
+	})
+	eq(t, "AWS", cfg.AWS, AWS{
+		Accounts: []Account{{"123456789012", "master"}, {"210987654321", "slave1"}, {"654321210987", "slave2"}},
+		RoleName: DefaultRoleName,
+		Region:   "eu-west-1",
+	})
+	ik := cfg.Kinds[policy.InactiveKeys]
+	eq(t, "inactivekeys.LimitDays", ik.LimitDays, 1)
+	eq(t, "inactivekeys.TopicName", ik.TopicName, "hammer-describe-iam-user-inactive-keys-lambda")
+	// ignore_accounts ["654321210987"] is applied as Hammer does.
+	eq(t, "inactivekeys.Accounts", ik.Accounts, []string{"123456789012", "210987654321"})
+	eq(t, "inactivekeys.RemediationAccounts", ik.RemediationAccounts, []string{"123456789012", "210987654321"})
+	kr := cfg.Kinds[policy.KeysRotation]
+	eq(t, "keysrotation", *kr, Kind{Kind: policy.KeysRotation, Enabled: true, TableName: "hammer-iam-user-keys-rotation",
+		LimitDays: 10, TopicName: "hammer-describe-iam-user-keys-rotation-lambda"})
+	if _, ok := cfg.Kinds[policy.InactivePasswords]; ok {
+		t.Error("user_inactivepasswords is not in Hammer's sample, yet present")
+	}
+	eq(t, "Whitelist", cfg.Whitelist, map[policy.Kind]map[string][]string{
+		policy.InactiveKeys: {"123456789012": {"user1", "user2", "AKIAI6UV5TCF3NA223T1", "AKIAIG7Y36NN5DWX4NO3"}},
+		policy.KeysRotation: {"123456789012": {"user1", "user2", "AKIAI6UV5TCF3NA223T1", "AKIAIG7Y36NN5DWX4NO3"}},
+	})
+	if len(cfg.IgnoredKeys) != 12 {
+		t.Errorf("IgnoredKeys = %v, want Hammer's 12 other whitelist sections", cfg.IgnoredKeys)
+	}
+	eq(t, "Store", cfg.Store, Store{Type: "sqlite", Path: "keywarden.db"})
+}
+
+func TestBad(t *testing.T) {
+	dirs, err := os.ReadDir(filepath.Join("testdata", "bad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		t.Run(d.Name(), func(t *testing.T) {
+			dir := filepath.Join("testdata", "bad", d.Name())
+			cfg, err := Load(dir)
+			if err == nil {
+				t.Fatalf("Load succeeded: %+v", cfg)
+			}
+			var probs *Problems
+			if !errors.As(err, &probs) {
+				t.Fatalf("error %T is not *Problems: %v", err, err)
+			}
+			for _, p := range probs.List {
+				if p.File == "" || p.Msg == "" || p.Fix == "" {
+					t.Errorf("problem lacks file, message or fix: %#v", p)
+				}
+			}
+			path := filepath.Join(dir, "expected.txt")
+			if *update {
+				if err := os.WriteFile(path, []byte(err.Error()+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, rerr := os.ReadFile(path)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if got := err.Error(); got != strings.TrimRight(string(want), "\n") {
+				t.Errorf("got:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestQuirks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		json string
+		want Kind
+	}{
+		{"strings", `{"enabled": "true", "inactive_criteria_days": "10", "reporting": "TRUE", "remediation": " false ", "remediation_retention_period": "3", "warning_days": "2"}`,
+			Kind{Enabled: true, LimitDays: 10, Reporting: true, RemediationRetentionPeriod: 3, WarningDays: 2}},
+		{"native", `{"enabled": true, "inactive_criteria_days": 10, "reporting": true, "remediation": true}`,
+			Kind{Enabled: true, LimitDays: 10, Reporting: true, Remediation: true}},
+		{"defaults", `{"inactive_criteria_days": 5}`,
+			Kind{Enabled: true, LimitDays: 5}},
+		{"disabled without threshold", `{"enabled": "false"}`,
+			Kind{}},
+		{"null is absent", `{"inactive_criteria_days": 5, "reporting": null, "ddb.table_name": null, "accounts": null}`,
+			Kind{Enabled: true, LimitDays: 5}},
+		{"comma string", `{"inactive_criteria_days": 5, "accounts": "123456789012,210987654321", "remediation_accounts": " 210987654321 ,, "}`,
+			Kind{Enabled: true, LimitDays: 5, Accounts: []string{"123456789012", "210987654321"}, RemediationAccounts: []string{"210987654321"}}},
+		{"list", `{"inactive_criteria_days": 5, "accounts": ["123456789012"], "remediation_accounts": []}`,
+			Kind{Enabled: true, LimitDays: 5, Accounts: []string{"123456789012"}, RemediationAccounts: []string{}}},
+		{"float with zero fraction", `{"inactive_criteria_days": 5, "warning_days": 0}`,
+			Kind{Enabled: true, LimitDays: 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := `{"aws": {"accounts": {"123456789012": "a", "210987654321": "b"}}, "user_inactivekeys": ` + tc.json + `}`
+			if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg := mustLoad(t, dir)
+			want := tc.want
+			want.Kind, want.TableName = policy.InactiveKeys, DefaultTableNames[policy.InactiveKeys]
+			eq(t, "Kind", *cfg.Kinds[policy.InactiveKeys], want)
+		})
+	}
+}
+
+func TestSlackOwnerString(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"user_inactivekeys": {"inactive_criteria_days": 1}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, TicketOwnersFile), []byte(`{"slack_owner": "#sec", "bu": {"x": {}}, "account": {"123456789012": {"slack_owner": ""}}}`), 0o644)
+	cfg := mustLoad(t, dir)
+	eq(t, "TicketOwners", cfg.TicketOwners, TicketOwners{
+		Global:   Owner{SlackOwner: []string{"#sec"}},
+		Accounts: map[string]Owner{"123456789012": {}},
+	})
+	eq(t, "IgnoredKeys", cfg.IgnoredKeys, []string{"ticket_owners.json: bu"})
+	// no aws.accounts: accounts are not cross-checked
+	eq(t, "AWS", cfg.AWS, AWS{RoleName: DefaultRoleName})
+}
+
+func TestExamples(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples")
+	cfg := mustLoad(t, dir)
+	eq(t, "Accounts", cfg.AWS.Accounts, []Account{{"123456789012", "demo"}})
+	eq(t, "Rules", cfg.Rules(), []policy.Rule{
+		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 14},
+		{Kind: policy.KeysRotation, LimitDays: 180, WarningDays: 14},
+		{Kind: policy.InactivePasswords, LimitDays: 90, WarningDays: 14},
+	})
+	for _, k := range policy.Kinds {
+		if s := cfg.Kinds[k]; s.Reporting || s.Remediation {
+			t.Errorf("%s: reporting/remediation on in the example", k)
+		}
+	}
+	eq(t, "Store", cfg.Store, Store{Type: "sqlite", Path: "keywarden.db"})
+	eq(t, "Whitelist", cfg.Whitelist[policy.InactiveKeys]["123456789012"], []string{"break-glass", "AKIAEXAMPLEWHITELIST"})
+	if cfg.TicketOwners.Global.JiraProject == "" {
+		t.Error("example ticket_owners.json has no global jira_project")
+	}
+	eq(t, "Ignored", len(cfg.Ignored), 0)
+}
+
+func TestSuggest(t *testing.T) {
+	keys := kindKeys(policy.InactiveKeys)
+	for in, want := range map[string]string{
+		"inactive_criteria_day":  "inactive_criteria_days",
+		"Enabled":                "enabled",
+		"remediation_acounts":    "remediation_accounts",
+		"warnings_days":          "warning_days",
+		"ddb_table_name":         "ddb.table_name",
+		"something_else":         "",
+		"remediation_retention":  "",
+		"remediation_retentions": "",
+	} {
+		if got := suggest(in, keys); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
