@@ -216,10 +216,7 @@ func EvaluateUser(out []Finding, account string, u *inventory.User, r Rule, ex E
 			if !k.Active() {
 				continue
 			}
-			since, from := k.Created, FromCreated
-			if r.Kind == InactiveKeys && k.LastUsed != nil && k.LastUsed.After(k.Created) {
-				since, from = *k.LastUsed, FromLastUsed
-			}
+			since, from := keySince(r.Kind, k)
 			f, ok := judge(r, since, asOf)
 			if !ok {
 				continue
@@ -250,6 +247,15 @@ func EvaluateUser(out []Finding, account string, u *inventory.User, r Rule, ex E
 		out = append(out, fill(f, r, account, u, ex))
 	}
 	return out
+}
+
+// keySince is the timestamp a key's age counts from: its last use for
+// inactivity (its creation when never used), its creation for rotation.
+func keySince(kind Kind, k inventory.AccessKey) (time.Time, Reference) {
+	if kind == InactiveKeys && k.LastUsed != nil && k.LastUsed.After(k.Created) {
+		return *k.LastUsed, FromLastUsed
+	}
+	return k.Created, FromCreated
 }
 
 func fill(f Finding, r Rule, account string, u *inventory.User, ex Exemptions) Finding {
@@ -283,4 +289,42 @@ func judge(r Rule, since, asOf time.Time) (Finding, bool) {
 		return f, false
 	}
 	return f, true
+}
+
+// Candidates returns which credentials of u the rules would flag (warning or
+// violation, exempt or not) in account as of asOf: indexes into u.Keys and
+// whether the password is flagged. The AWS fast path confirms exactly these
+// live.
+func Candidates(account string, u *inventory.User, rules []Rule, asOf time.Time) (keys []int, password bool) {
+	for _, r := range rules {
+		if !r.AppliesTo(account) {
+			continue
+		}
+		switch r.Kind {
+		case InactiveKeys, KeysRotation:
+			for i, k := range u.Keys {
+				if !k.Active() || contains(keys, i) {
+					continue
+				}
+				since, _ := keySince(r.Kind, k)
+				if _, ok := judge(r, since, asOf); ok {
+					keys = append(keys, i)
+				}
+			}
+		case InactivePasswords:
+			if len(EvaluateUser(nil, account, u, r, Exemptions{}, asOf)) > 0 {
+				password = true
+			}
+		}
+	}
+	return keys, password
+}
+
+func contains(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,171 @@
+// Package cli is keywarden's command tree (cobra). It is the only place that
+// reads flags, the environment and the clock; every command hands the work to
+// the internal packages.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/output"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
+var Version = "dev"
+
+// ExitError carries a specific exit code (3: findings matched --fail-on).
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string { return e.Msg }
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitError1   = 1
+	ExitFindings = 3
+)
+
+// Env is what the commands read from the outside world; tests replace it.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Now            func() time.Time
+	// StdoutTTY: stdout is a terminal (tables, text logs).
+	StdoutTTY bool
+}
+
+// DefaultEnv is the process environment.
+func DefaultEnv() Env {
+	return Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv: os.Getenv, Now: time.Now,
+		StdoutTTY: isatty.IsTerminal(os.Stdout.Fd()) || isatty.IsCygwinTerminal(os.Stdout.Fd()),
+	}
+}
+
+// globals are the persistent flags.
+type globals struct {
+	env        Env
+	configDir  string
+	db         string
+	format     string
+	logLevel   string
+	showKeyIDs bool
+}
+
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if f, ok := g.env.Stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return slog.New(slog.NewTextHandler(g.env.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(g.env.Stderr, opts))
+}
+
+func (g *globals) outputOptions(asOf time.Time) (output.Options, error) {
+	f := g.format
+	if f == "" {
+		f = "json"
+		if g.env.StdoutTTY {
+			f = "table"
+		}
+	}
+	format, err := output.ParseFormat(f)
+	if err != nil {
+		return output.Options{}, fmt.Errorf("-o: %w", err)
+	}
+	return output.Options{Format: format, ShowKeyIDs: g.showKeyIDs, AsOf: asOf}, nil
+}
+
+// NewRoot builds the command tree.
+func NewRoot(env Env) *cobra.Command {
+	g := &globals{env: env}
+	root := &cobra.Command{
+		Use:   "keywarden",
+		Short: "Keep AWS IAM user credentials healthy: find, track, report and remediate stale keys and passwords",
+		Long: `keywarden finds IAM access keys unused or unrotated for too long and console
+passwords unused for too long, across one account or an AWS Organization,
+and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	defDir := env.Getenv("KEYWARDEN_CONFIG_DIR")
+	if defDir == "" {
+		defDir = "."
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configDir, "config-dir", defDir, "folder holding config.json, whitelist.json, ticket_owners.json (env KEYWARDEN_CONFIG_DIR)")
+	pf.StringVar(&g.db, "db", "", "SQLite issue store file (default: store.path of config.json, else keywarden.db)")
+	pf.StringVarP(&g.format, "output", "o", "", "output format: table, json (JSON lines) or csv (default: table on a terminal, json otherwise)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
+
+	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g))
+	return root
+}
+
+// Run executes the command line and returns the process exit code. Errors
+// are printed to stderr.
+func Run(ctx context.Context, env Env, args []string) int {
+	root := NewRoot(env)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Msg != "" {
+			fmt.Fprintln(env.Stderr, ee.Msg)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(env.Stderr, "keywarden: "+strings.TrimSpace(err.Error()))
+	return ExitError1
+}
+
+// parseAsOf reads --as-of: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339
+// time; empty means now.
+func parseAsOf(s string, now func() time.Time) (time.Time, error) {
+	if s == "" {
+		return now().UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("--as-of %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", s)
+}
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print keywarden's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "keywarden", Version)
+			return err
+		},
+	}
+}

@@ -1,0 +1,300 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/engine"
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/issues/sqlite"
+	"github.com/keywarden/keywarden/internal/output"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+type scanFlags struct {
+	source     string
+	reportFile string
+	asOf       string
+	profile    string
+	region     string
+	accounts   []string
+	failOn     string
+	noTrack    bool
+	// pollInterval of credential report generation (hidden; tests).
+	pollInterval time.Duration
+}
+
+func newScanCmd(g *globals) *cobra.Command {
+	f := &scanFlags{}
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Find stale access keys and passwords, and track them as issues",
+		Long: `scan audits every configured account (aws.accounts, or the account of the
+current credentials), evaluates the enabled checks of config.json and
+reconciles the findings with the issue store: new findings open issues,
+vanished ones resolve.
+
+Sources:
+  --source report  (default) one credential report per account, then only the
+                   credentials with a candidate finding are confirmed live
+  --source live    every user, key and login profile read live
+  --credential-report FILE
+                   a credential report CSV: no AWS access needed`,
+		Example: `  keywarden scan --config-dir examples --credential-report examples/credential-report.csv
+  keywarden scan --profile audit -o json --fail-on violation
+  keywarden scan --as-of 2027-03-01 --no-track     # what will have expired by 1 March?`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runScan(cmd.Context(), g, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.source, "source", "report", "AWS source: report (fast path) or live (exact path)")
+	fl.StringVar(&f.reportFile, "credential-report", "", "audit this credential report CSV instead of calling AWS")
+	fl.StringVar(&f.asOf, "as-of", "", "evaluate as of this date (YYYY-MM-DD, UTC) or RFC 3339 time (default now)")
+	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: the standard credential chain)")
+	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls (default: from the profile/environment, else us-east-1)")
+	fl.StringSliceVar(&f.accounts, "account", nil, "scan only these account IDs (repeatable)")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding at this level exists: warning or violation (whitelisted findings never count)")
+	fl.BoolVar(&f.noTrack, "no-track", false, "show findings without changing the issue store (implied when --as-of is in the future)")
+	fl.DurationVar(&f.pollInterval, "report-poll-interval", 2*time.Second, "wait between credential report generation polls")
+	_ = fl.MarkHidden("report-poll-interval")
+	return cmd
+}
+
+func loadConfig(g *globals) (*config.Config, error) {
+	cfg, err := config.Load(g.configDir)
+	if err != nil {
+		var p *config.Problems
+		if errors.As(err, &p) {
+			return nil, fmt.Errorf("configuration in %s is invalid (run keywarden config validate):\n%w", g.configDir, err)
+		}
+		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
+	}
+	return cfg, nil
+}
+
+func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Store, error) {
+	path := g.db
+	if path == "" {
+		path = cfg.Store.Path
+	}
+	if path == "" {
+		path = config.DefaultStorePath
+	}
+	return sqlite.Open(ctx, path)
+}
+
+func awsConfig(ctx context.Context, f *scanFlags, cfg *config.Config) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if f.profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(f.profile))
+	}
+	region := f.region
+	if region == "" {
+		region = cfg.AWS.Region
+	}
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if ac.Region == "" {
+		ac.Region = "us-east-1" // IAM is global; any region signs
+	}
+	return ac, nil
+}
+
+func runScan(ctx context.Context, g *globals, f *scanFlags) error {
+	now := g.env.Now()
+	asOf, err := parseAsOf(f.asOf, g.env.Now)
+	if err != nil {
+		return err
+	}
+	if f.failOn != "" && f.failOn != string(policy.Warning) && f.failOn != string(policy.Violation) {
+		return fmt.Errorf("--fail-on %q: use warning or violation", f.failOn)
+	}
+	opts, err := g.outputOptions(asOf)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	log := g.logger()
+	rules := cfg.Rules()
+	if len(rules) == 0 {
+		return fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
+	}
+	track := !f.noTrack
+	if track && asOf.After(now.Add(time.Hour)) {
+		log.Info("--as-of is in the future: showing findings without changing the issue store")
+		track = false
+	}
+
+	eng := &engine.Engine{Rules: rules, Exemptions: cfg.Exemptions(), Log: log}
+	var accts []inventory.Account
+	switch {
+	case f.reportFile != "":
+		eng.Source = &inventory.FileSource{Path: f.reportFile}
+		accts = []inventory.Account{{}}
+	default:
+		ac, err := awsConfig(ctx, f, cfg)
+		if err != nil {
+			return err
+		}
+		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName}
+		switch f.source {
+		case "report":
+			eng.Source = &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), PollInterval: f.pollInterval}
+		case "live":
+			eng.Source = &inventory.LiveSource{Clients: sess.IAM}
+		default:
+			return fmt.Errorf("--source %q: use report or live", f.source)
+		}
+		for _, a := range cfg.AWS.Accounts {
+			accts = append(accts, inventory.Account{ID: a.ID, Name: a.Name})
+		}
+		if len(accts) == 0 {
+			accts = []inventory.Account{{}}
+		}
+	}
+	if len(f.accounts) > 0 {
+		accts, err = selectAccounts(accts, f.accounts)
+		if err != nil {
+			return err
+		}
+	}
+	if track {
+		st, err := openStore(ctx, g, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		eng.Store = st
+	}
+	res, err := eng.Scan(ctx, accts, asOf)
+	if err != nil {
+		return err
+	}
+	for i := range res.Accounts {
+		if res.Accounts[i].Account.Name == "" {
+			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
+		}
+	}
+	if err := output.Findings(g.env.Stdout, res.Findings(), opts); err != nil {
+		return err
+	}
+	summary(g.env.Stderr, res, track)
+	if failed := res.Failed(); len(failed) > 0 {
+		var lines []string
+		for _, a := range failed {
+			lines = append(lines, "  "+a.Err.Error())
+		}
+		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed:\n%s", len(failed), len(res.Accounts), strings.Join(lines, "\n"))}
+	}
+	if f.failOn != "" && matchesFailOn(res.Findings(), policy.Stage(f.failOn)) {
+		return &ExitError{Code: ExitFindings}
+	}
+	return nil
+}
+
+func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account, error) {
+	var out []inventory.Account
+	for _, id := range want {
+		found := false
+		for _, a := range all {
+			if a.ID == id || (a.ID == "" && len(all) == 1) {
+				out = append(out, inventory.Account{ID: id, Name: a.Name})
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("--account %s: not in aws.accounts of config.json", id)
+		}
+	}
+	return out, nil
+}
+
+// matchesFailOn: violation matches violations; warning matches warnings and
+// violations. Whitelisted findings never fail a run.
+func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
+	for _, f := range fs {
+		if f.Whitelisted() {
+			continue
+		}
+		if f.Stage == policy.Violation || level == policy.Warning {
+			return true
+		}
+	}
+	return false
+}
+
+func summary(w io.Writer, res *engine.Result, tracked bool) {
+	var users, calls, viol, warn, white, nw, upd, closed int
+	for _, a := range res.Accounts {
+		users += a.Users
+		calls += a.CallCount()
+		for _, f := range a.Findings {
+			switch {
+			case f.Whitelisted():
+				white++
+			case f.Stage == policy.Violation:
+				viol++
+			default:
+				warn++
+			}
+		}
+		if a.Changes != nil {
+			nw += len(a.Changes.New)
+			upd += len(a.Changes.Updated)
+			closed += len(a.Changes.Closed)
+		}
+	}
+	fmt.Fprintf(w, "scanned %d account(s), %d users as of %s: %d violations, %d warnings, %d whitelisted",
+		len(res.Accounts), users, res.AsOf.Format(time.RFC3339), viol, warn, white)
+	if tracked {
+		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
+	}
+	if calls > 0 {
+		fmt.Fprintf(w, "; %d AWS API calls", calls)
+	}
+	if n := len(res.Failed()); n > 0 {
+		fmt.Fprintf(w, "; %d account(s) FAILED", n)
+	}
+	fmt.Fprintln(w)
+}
+
+// issueFilterStatuses parses --status.
+func issueFilterStatuses(s string) ([]issues.Status, error) {
+	switch s {
+	case "", "live":
+		return []issues.Status{issues.Open, issues.Whitelisted}, nil
+	case "all":
+		return nil, nil
+	}
+	var out []issues.Status
+	for _, p := range strings.Split(s, ",") {
+		st := issues.Status(strings.TrimSpace(p))
+		switch st {
+		case issues.Open, issues.Resolved, issues.Remediated, issues.Whitelisted:
+			out = append(out, st)
+		default:
+			return nil, fmt.Errorf("--status %q: use open, whitelisted, resolved, remediated, live (open+whitelisted) or all, comma-separated", p)
+		}
+	}
+	return out, nil
+}

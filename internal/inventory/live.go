@@ -1,0 +1,145 @@
+package inventory
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// LiveSource is the AWS exact path: every user, key and login profile read
+// live (ListUsers, ListAccessKeys, GetAccessKeyLastUsed, GetLoginProfile,
+// ListUserTags). Several calls per user: use it for small accounts, to
+// cross-check the fast path, or when the credential report is unavailable.
+type LiveSource struct {
+	Clients Clients
+	// Concurrency of per-user reads within one account (default 8).
+	Concurrency int
+}
+
+// Collect implements Source.
+func (s *LiveSource) Collect(ctx context.Context, a Account) (*Facts, error) {
+	c, err := s.Clients(ctx, a)
+	if err != nil {
+		return nil, wrap(a, "connect", err)
+	}
+	calls := &counter{}
+	var users []User
+	p := iam.NewListUsersPaginator(c, &iam.ListUsersInput{})
+	for p.HasMorePages() {
+		calls.add("ListUsers")
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, wrap(a, "list users", err)
+		}
+		for _, u := range page.Users {
+			usr := User{Name: aws.ToString(u.UserName), ARN: aws.ToString(u.Arn), Created: aws.ToTime(u.CreateDate).UTC()}
+			if u.PasswordLastUsed != nil {
+				t := u.PasswordLastUsed.UTC()
+				usr.Password = &Password{LastUsed: &t}
+			}
+			users = append(users, usr)
+		}
+	}
+	if a.ID == "" && len(users) > 0 {
+		a.ID = accountFromARN(users[0].ARN)
+	}
+	n := s.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	sem := make(chan struct{}, n)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		gone  = map[int]bool{}
+	)
+	for i := range users {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(u *User, i int) {
+			defer func() { <-sem; wg.Done() }()
+			err := ReadUser(ctx, c, a, u, calls)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case IsNoSuchEntity(err):
+				gone[i] = true
+			case err != nil && first == nil:
+				first = err
+			}
+		}(&users[i], i)
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	kept := users[:0]
+	for i, u := range users {
+		if !gone[i] {
+			kept = append(kept, u)
+		}
+	}
+	return &Facts{Account: a, Users: kept, Calls: calls.snapshot()}, nil
+}
+
+// ReadUser fills u (Name set; Password.LastUsed may be preset from
+// ListUsers/GetUser) with its live keys, their last use, its login profile
+// and its tags. A NoSuchEntity error means the user is gone.
+func ReadUser(ctx context.Context, c IAMReader, a Account, u *User, calls *counter) error {
+	keys, err := listKeys(ctx, c, a, u.Name, calls)
+	if err != nil {
+		return err
+	}
+	for i := range keys {
+		keys[i].Slot = i + 1
+		if err := keyLastUsed(ctx, c, a, &keys[i], calls); err != nil {
+			return err
+		}
+	}
+	u.Keys = keys
+	calls.add("GetLoginProfile")
+	lp, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(u.Name)})
+	switch {
+	case IsNoSuchEntity(err):
+		u.Password = nil
+	case err != nil:
+		return wrap(a, "get login profile of "+u.Name, err)
+	default:
+		p := &Password{Enabled: true, Created: aws.ToTime(lp.LoginProfile.CreateDate).UTC()}
+		if u.Password != nil {
+			p.LastUsed = u.Password.LastUsed
+		}
+		u.Password = p
+	}
+	tp := iam.NewListUserTagsPaginator(c, &iam.ListUserTagsInput{UserName: aws.String(u.Name)})
+	for tp.HasMorePages() {
+		calls.add("ListUserTags")
+		page, err := tp.NextPage(ctx)
+		if err != nil {
+			if IsNoSuchEntity(err) {
+				return err
+			}
+			return wrap(a, "list tags of "+u.Name, err)
+		}
+		for k, v := range tagMap(page.Tags) {
+			if u.Tags == nil {
+				u.Tags = map[string]string{}
+			}
+			u.Tags[k] = v
+		}
+	}
+	return nil
+}
+
+func accountFromARN(arn string) string {
+	// arn:aws:iam::123456789012:user/name
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
+}
