@@ -124,3 +124,26 @@ func (c *Config) AccountName(id string) string {
 func (c *Config) Exemptions() policy.Exemptions {
 	return policy.Exemptions{Whitelist: c.Whitelist}
 }
+
+// For returns the routing of account as Hammer resolves it: each value of
+// the account's entry when non-empty, else the global value.
+func (t TicketOwners) For(account string) Owner {
+	o := t.Global
+	a, ok := t.Accounts[account]
+	if !ok {
+		return o
+	}
+	if a.JiraProject != "" {
+		o.JiraProject = a.JiraProject
+	}
+	if a.JiraOwner != "" {
+		o.JiraOwner = a.JiraOwner
+	}
+	if a.JiraParentTicket != "" {
+		o.JiraParentTicket = a.JiraParentTicket
+	}
+	if len(a.SlackOwner) > 0 {
+		o.SlackOwner = a.SlackOwner
+	}
+	return o
+}

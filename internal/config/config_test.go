@@ -259,3 +259,11 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+func TestTicketOwnersFor(t *testing.T) {
+	cfg := mustLoad(t, filepath.Join("testdata", "good"))
+	eq(t, "For(210987654321)", cfg.TicketOwners.For("210987654321"), Owner{
+		JiraProject: "AWSSEC", JiraOwner: "Support-Cloud", JiraParentTicket: "AWSSEC-1234", SlackOwner: []string{"#team-slave1"},
+	})
+	eq(t, "For(other)", cfg.TicketOwners.For("123456789012"), cfg.TicketOwners.Global)
+}
