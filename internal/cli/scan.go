@@ -32,7 +32,8 @@ type scanFlags struct {
 	failOn     string
 	noTrack    bool
 	// pollInterval of credential report generation (hidden; tests).
-	pollInterval time.Duration
+	pollInterval  time.Duration
+	reportTimeout time.Duration
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -68,6 +69,7 @@ Sources:
 	fl.BoolVar(&f.noTrack, "no-track", false, "show findings without changing the issue store (implied when --as-of is in the future)")
 	fl.DurationVar(&f.pollInterval, "report-poll-interval", 2*time.Second, "wait between credential report generation polls")
 	_ = fl.MarkHidden("report-poll-interval")
+	fl.DurationVar(&f.reportTimeout, "report-timeout", 2*time.Minute, "give up on an account whose credential report is not ready (or refused with LimitExceeded) after this long")
 	return cmd
 }
 
@@ -158,7 +160,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName}
 		switch f.source {
 		case "report":
-			eng.Source = &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), PollInterval: f.pollInterval}
+			eng.Source = &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), PollInterval: f.pollInterval, PollTimeout: f.reportTimeout}
 		case "live":
 			eng.Source = &inventory.LiveSource{Clients: sess.IAM}
 		default:

@@ -195,7 +195,10 @@ func closeReason(is *Issue, facts *inventory.Facts) string {
 	var key *inventory.AccessKey
 	for i := range user.Keys {
 		k := &user.Keys[i]
-		if policy.Subject(is.Kind, user.Name, k.ID, k.Slot) == is.Subject && isoTime(k.Created) == is.Details.CreateDate {
+		// The fast path knows the IDs of confirmed keys only; the others
+		// are the credential report's slots, matched by creation time.
+		sameKey := policy.Subject(is.Kind, user.Name, k.ID, k.Slot) == is.Subject || k.ID == ""
+		if sameKey && isoTime(k.Created) == is.Details.CreateDate {
 			key = k
 			break
 		}
