@@ -126,13 +126,13 @@ func seedAlpha() awstest.Account {
 	return awstest.Account{ID: acctA, Users: []awstest.User{
 		{Name: "alice", Created: daysAgo(800), Keys: []awstest.Key{
 			{ID: "AKIAALICE0000000OLD1", Created: daysAgo(400), LastUsed: at(daysAgo(120)), LastUsedService: "s3", LastUsedRegion: "us-east-1"}, // inactive + rotation
-			{ID: "AKIAALICE0000000NEW2", Created: daysAgo(10), LastUsed: at(daysAgo(1))}, // healthy
+			{ID: "AKIAALICE0000000NEW2", Created: daysAgo(10), LastUsed: at(daysAgo(1))},                                                        // healthy
 		}},
 		{Name: "bob", Created: daysAgo(300), Keys: []awstest.Key{
 			{ID: "AKIABOB0000000000001", Created: daysAgo(100)}, // never used: inactive from creation
 		}},
 		{Name: "carol", Created: daysAgo(500), LoginProfile: &awstest.LoginProfile{Created: daysAgo(500)}, PasswordLastUsed: at(daysAgo(85))}, // password warning
-		{Name: "dave", Created: daysAgo(500), LoginProfile: &awstest.LoginProfile{Created: daysAgo(200)}},                                  // password never used
+		{Name: "dave", Created: daysAgo(500), LoginProfile: &awstest.LoginProfile{Created: daysAgo(200)}},                                     // password never used
 		{Name: "erin", Created: daysAgo(500), Keys: []awstest.Key{
 			{ID: "AKIAERIN000000000001", Status: "Inactive", Created: daysAgo(900)}, // inactive: ignored
 		}},
