@@ -16,7 +16,9 @@
 package awstest
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -203,6 +205,7 @@ func (s *Server) Config(akid, secret string) aws.Config {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		BaseEndpoint: &endpoint,
+		HTTPClient:   s.HTTPClient(),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) {
@@ -212,6 +215,37 @@ func (s *Server) Config(akid, secret string) aws.Config {
 			})
 		},
 	}
+}
+
+// HTTPClient returns the HTTP client SDK clients should use against the
+// server (Config sets it). It buffers each request body in memory before
+// sending it. The SDK's own client sends a request body through a wrapper
+// (smithy-go's safe read closer) that makes net/http fail the request write
+// with io.EOF when the response arrives before the transport's final read
+// of the body — which a loopback server answering in microseconds often
+// does — and the transport then closes the connection while the response
+// body is being read ("use of closed network connection"). Such a request
+// fails, or is retried and recorded twice.
+func (s *Server) HTTPClient() aws.HTTPClient {
+	return bufferingClient{s.ts.Client()}
+}
+
+type bufferingClient struct{ c *http.Client }
+
+func (b bufferingClient) Do(req *http.Request) (*http.Response, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return b.c.Do(req)
+	}
+	data, err := io.ReadAll(req.Body)
+	_ = req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.ContentLength = int64(len(data))
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	return b.c.Do(r)
 }
 
 // AddAccount seeds an account, replacing any account with the same ID (and
@@ -383,6 +417,11 @@ func (s *Server) MaxConcurrent(account string) int {
 }
 
 const allAccounts = "\x00all"
+
+// minResponseDelay holds every answer back a little. It makes the SDK
+// transport race described at HTTPClient rare (not impossible) for clients
+// built without it.
+const minResponseDelay = 20 * time.Microsecond
 
 // findKey finds a key in the account; the caller holds s.mu.
 func (s *Server) findKey(accountID, keyID string) (*User, *Key) {

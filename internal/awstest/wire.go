@@ -99,7 +99,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.leave(call.Account)
 
-	s.sleep(r.Context(), delay)
+	s.sleep(r.Context(), max(delay, minResponseDelay))
 	if fail != nil {
 		writeError(w, namespace, requestID, fail)
 		return
