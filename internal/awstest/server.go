@@ -9,10 +9,16 @@
 //	srv.AddCaller("AKIDMAIN", "secret", "111111111111", "keywarden")
 //	client := iam.NewFromConfig(srv.Config("AKIDMAIN", "secret"))
 //
+// Build clients with Config (or at least with HTTPClient, see there): the
+// SDK's default HTTP client races against a loopback server.
+//
 // The account a request is for comes from the access key ID in its SigV4
-// Authorization header (signatures are not verified). Roles assumed through
-// its STS hand out temporary credentials that see the role's account.
-// Every request is recorded; latency and errors can be injected.
+// Authorization header (signatures and secrets are not verified; session
+// tokens of assumed-role credentials are). Roles assumed through its STS
+// hand out temporary credentials that see the role's account; any role name
+// in a seeded account can be assumed. Every request is recorded, faulted
+// ones included; latency and errors can be injected. Requests do not update
+// key last-used data: use UseKey.
 package awstest
 
 import (
@@ -184,7 +190,9 @@ func (s *Server) Close() {
 
 // SetClock sets the server clock (default time.Now). It dates the
 // credential report, decides its freshness (4 hours), sets AssumeRole
-// expirations, CreateLoginProfile dates and Call.At.
+// expirations (never earlier than real time plus the duration, since the
+// SDK's credential cache uses the real clock), CreateLoginProfile dates and
+// Call.At.
 func (s *Server) SetClock(now func() time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -68,7 +68,7 @@ func (s *Server) assumeRole(p *principal, form url.Values) (any, *apiError) {
 		Credentials     credentials     `xml:"Credentials"`
 		AssumedRoleUser assumedRoleUser `xml:"AssumedRoleUser"`
 	}{
-		credentials{np.akid, np.secret, np.token, isoTime(s.clock().Add(duration))},
+		credentials{np.akid, np.secret, np.token, isoTime(expiration(s.clock(), duration))},
 		assumedRoleUser{uniqueID("AROA", accountID, role) + ":" + session, s.principalARN(np)},
 	}, nil
 }
@@ -87,4 +87,19 @@ func randomString(n int) string {
 		b[i] = keyAlphabet[int(b[i])%len(keyAlphabet)]
 	}
 	return string(b)
+}
+
+// expiration is when credentials issued now for d expire: by the server
+// clock, but never before real time plus d. The SDK's credential cache
+// judges expiry by the real clock, so credentials dated by a clock set in
+// the past would look expired at once and be re-fetched before every call.
+func expiration(now time.Time, d time.Duration) time.Time {
+	return maxTime(now.Add(d), time.Now().Add(d))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
