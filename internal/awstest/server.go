@@ -291,7 +291,8 @@ func (s *Server) AddAccount(a Account) {
 
 // AddCaller registers long-term credentials: requests signed with
 // accessKeyID act as user userName of account accountID. The user need not
-// be seeded.
+// be seeded; when the key is seeded in the account and made Inactive (e.g.
+// by UpdateAccessKey), requests with it fail with InvalidClientTokenId.
 func (s *Server) AddCaller(accessKeyID, secret, accountID, userName string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

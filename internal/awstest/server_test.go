@@ -370,6 +370,16 @@ func TestMutations(t *testing.T) {
 	if n := srv.CountCalls("", ""); n != 0 {
 		t.Errorf("CountCalls after reset = %d", n)
 	}
+
+	// Deactivating the caller's own key locks it out.
+	if _, err := ic.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{AccessKeyId: aws.String(akid), Status: iamtypes.StatusTypeInactive}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ic.GetUser(ctx, &iam.GetUserInput{})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidClientTokenId" {
+		t.Errorf("call with an inactive key: err = %v", err)
+	}
 }
 
 func TestAssumeRoleSwitchesAccount(t *testing.T) {

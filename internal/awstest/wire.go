@@ -78,6 +78,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		fail = newError(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	case p.token != "" && r.Header.Get("X-Amz-Security-Token") != p.token && form.Get("X-Amz-Security-Token") != p.token:
 		fail = newError(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	case p.token == "" && s.keyInactive(p):
+		fail = newError(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	if p != nil {
 		call.Account = p.account
@@ -184,6 +186,13 @@ func (s *Server) leave(account string) {
 	defer s.mu.Unlock()
 	s.inflight[account]--
 	s.inflight[allAccounts]--
+}
+
+// keyInactive reports whether the caller's access key is seeded in its
+// account and inactive; the caller holds s.mu.
+func (s *Server) keyInactive(p *principal) bool {
+	_, k := s.findKey(p.account, p.akid)
+	return k != nil && k.Status != "Active"
 }
 
 // parseCredential reads the access key ID and service from a SigV4
