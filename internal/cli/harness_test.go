@@ -56,6 +56,7 @@ func newWorld(t *testing.T, configJSON string) *world {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-aws-config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-aws-credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CA_BUNDLE", "") // the machine sets one; the loopback server is plain HTTP
 	t.Setenv("AWS_MAX_ATTEMPTS", "3")
 	t.Setenv("AWS_RETRY_MODE", "standard")
 	return &world{t: t, srv: srv, dir: dir, db: filepath.Join(dir, "keywarden.db")}
@@ -79,7 +80,8 @@ func (w *world) run(args ...string) result {
 	w.t.Helper()
 	var out, errb bytes.Buffer
 	env := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Getenv: func(string) string { return "" }, Now: func() time.Time { return asOf }}
+		Getenv: func(string) string { return "" }, Now: func() time.Time { return asOf },
+		AWSHTTPClient: w.srv.HTTPClient()}
 	full := append([]string{"--config-dir", w.dir, "--db", w.db, "--log-level", "warn"}, args...)
 	code := Run(context.Background(), env, full)
 	return result{code, out.String(), errb.String()}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
@@ -45,6 +46,9 @@ type Env struct {
 	Now            func() time.Time
 	// StdoutTTY: stdout is a terminal (tables, text logs).
 	StdoutTTY bool
+	// AWSHTTPClient, when set, carries every AWS call (tests use the loopback
+	// server's client); nil means the SDK's default.
+	AWSHTTPClient aws.HTTPClient
 }
 
 // DefaultEnv is the process environment.

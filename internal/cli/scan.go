@@ -96,8 +96,11 @@ func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Sto
 	return sqlite.Open(ctx, path)
 }
 
-func awsConfig(ctx context.Context, f *scanFlags, cfg *config.Config) (aws.Config, error) {
+func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
+	if g.env.AWSHTTPClient != nil {
+		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
+	}
 	if f.profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(f.profile))
 	}
@@ -153,7 +156,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		eng.Source = &inventory.FileSource{Path: f.reportFile}
 		accts = []inventory.Account{{}}
 	default:
-		ac, err := awsConfig(ctx, f, cfg)
+		ac, err := awsConfig(ctx, g, f, cfg)
 		if err != nil {
 			return err
 		}
