@@ -39,6 +39,10 @@ var migrations = []string{
 	CREATE UNIQUE INDEX issues_live ON issues (kind, account_id, subject)
 		WHERE status IN ('open', 'whitelisted');
 	CREATE INDEX issues_account ON issues (account_id, kind, status);`,
+	// 2: the remediation journal (journal.go).
+	migrationJournal,
+	// 3: notification delivery state (deliveries.go).
+	migrationDeliveries,
 }
 
 // SchemaVersionError is returned by Open for a database written by a newer
