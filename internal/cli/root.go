@@ -123,7 +123,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
 
-	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g))
+	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g), newPolicyCmd(g))
 	return root
 }
 
