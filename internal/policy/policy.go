@@ -328,3 +328,82 @@ func contains(xs []int, x int) bool {
 	}
 	return false
 }
+
+// AgeHistogram counts credentials by age, per kind, in buckets of
+// BucketDays (the last bucket holds everything older): the data behind the
+// HTML report's age chart. Inactivity kinds count days since last use (since
+// creation when never used), rotation counts days since creation. Only
+// credentials a rule looks at count (active keys, existing passwords).
+// Histograms of several accounts merge with Merge, so a scan never keeps
+// every account's facts.
+type AgeHistogram struct {
+	BucketDays int
+	Buckets    int
+	Counts     map[Kind][]int
+}
+
+// NewAgeHistogram returns an empty histogram (default 15-day buckets up to
+// two years).
+func NewAgeHistogram() *AgeHistogram {
+	return &AgeHistogram{BucketDays: 15, Buckets: 49, Counts: map[Kind][]int{}}
+}
+
+func (h *AgeHistogram) add(k Kind, since, asOf time.Time) {
+	if h.Counts[k] == nil {
+		h.Counts[k] = make([]int, h.Buckets)
+	}
+	b := int(asOf.Sub(since)/Day) / h.BucketDays
+	if b < 0 {
+		b = 0
+	}
+	if b >= h.Buckets {
+		b = h.Buckets - 1
+	}
+	h.Counts[k][b]++
+}
+
+// Add counts the credentials of facts for the given rules' kinds.
+func (h *AgeHistogram) Add(facts *inventory.Facts, rules []Rule, asOf time.Time) {
+	for _, r := range rules {
+		if !r.AppliesTo(facts.Account.ID) {
+			continue
+		}
+		for i := range facts.Users {
+			u := &facts.Users[i]
+			switch r.Kind {
+			case InactiveKeys, KeysRotation:
+				for _, k := range u.Keys {
+					if k.Active() {
+						since, _ := keySince(r.Kind, k)
+						h.add(r.Kind, since, asOf)
+					}
+				}
+			case InactivePasswords:
+				if p := u.Password; p != nil && p.Enabled {
+					since := p.Created
+					if p.LastUsed != nil && p.LastUsed.After(since) {
+						since = *p.LastUsed
+					}
+					h.add(r.Kind, since, asOf)
+				}
+			}
+		}
+	}
+}
+
+// Merge adds o's counts into h (same bucket layout).
+func (h *AgeHistogram) Merge(o *AgeHistogram) {
+	if o == nil {
+		return
+	}
+	for k, cs := range o.Counts {
+		if h.Counts[k] == nil {
+			h.Counts[k] = make([]int, h.Buckets)
+		}
+		for i, c := range cs {
+			if i < h.Buckets {
+				h.Counts[k][i] += c
+			}
+		}
+	}
+}

@@ -165,3 +165,27 @@ func TestRuleAccounts(t *testing.T) {
 		t.Fatalf("rule limited to another account matched: %+v", got)
 	}
 }
+
+func TestAgeHistogram(t *testing.T) {
+	facts := &inventory.Facts{Users: []inventory.User{
+		{Name: "a", Keys: []inventory.AccessKey{
+			key("K1", "Active", daysAgo(400), ptr(daysAgo(20))), // inactive: 20d -> bucket 1; rotation: 400d -> bucket 26
+			key("K2", "Inactive", daysAgo(10), nil),             // not counted
+		}, Password: &inventory.Password{Enabled: true, Created: daysAgo(5000)}}, // 5000d -> last bucket
+	}}
+	h := NewAgeHistogram()
+	h.Add(facts, []Rule{{Kind: InactiveKeys}, {Kind: KeysRotation}, {Kind: InactivePasswords}}, asOf)
+	h.Merge(h)
+	if h.Counts[InactiveKeys][1] != 2 || h.Counts[KeysRotation][26] != 2 || h.Counts[InactivePasswords][48] != 2 {
+		t.Errorf("counts: %v", h.Counts)
+	}
+	sum := 0
+	for _, cs := range h.Counts {
+		for _, c := range cs {
+			sum += c
+		}
+	}
+	if sum != 6 {
+		t.Errorf("total %d, want 6 (inactive key not counted)", sum)
+	}
+}
