@@ -24,15 +24,17 @@ const (
 	Table Format = "table"
 	JSON  Format = "json"
 	CSV   Format = "csv"
+	// HTML is the self-contained report (scan and issues export).
+	HTML Format = "html"
 )
 
 // ParseFormat validates a -o value.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case Table, JSON, CSV:
+	case Table, JSON, CSV, HTML:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown output format %q: use table, json or csv", s)
+	return "", fmt.Errorf("unknown output format %q: use table, json, csv or html", s)
 }
 
 // Options control rendering.
