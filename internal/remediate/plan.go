@@ -1,0 +1,243 @@
+package remediate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// DefaultMaxPerRun is the blast-radius cap when config.json sets none: at
+// most this many credentials acted on per account per run.
+const DefaultMaxPerRun = 10
+
+// KindPolicy is the remediation setting of one kind.
+type KindPolicy struct {
+	// Enabled is the kind section's "remediation".
+	Enabled bool
+	// Accounts is remediation_accounts; empty means every audited account.
+	Accounts []string
+	// RetentionDays is remediation_retention_period: days after detection
+	// before acting (0: the next run).
+	RetentionDays int
+}
+
+// Policy is what the planner decides from.
+type Policy struct {
+	Kinds map[policy.Kind]KindPolicy
+	// Explicit kinds were named on the command line: remediation is on for
+	// them even when the config leaves it off. Every other guard applies.
+	Explicit map[policy.Kind]bool
+	// MaxPerRun is the blast-radius cap per account per run (<= 0: the
+	// default).
+	MaxPerRun int
+	// OwnKeyIDs are the access keys keywarden runs with: never acted on.
+	OwnKeyIDs []string
+}
+
+// Item is one credential to act on, with the issues it remediates.
+type Item struct {
+	Op        Op
+	AccountID string
+	UserName  string
+	KeyID     string // empty for a login profile
+	Issues    []issues.Issue
+	// Due is when the retention period ended (the latest of the issues').
+	Due time.Time
+	// Err is nil for an item of the plan; for a skipped one it wraps the
+	// refusal (ErrNotDue, ErrOverCap, ...).
+	Err error
+}
+
+// Credential names the item's target.
+func (it *Item) Credential() string {
+	if it.KeyID != "" {
+		return it.KeyID
+	}
+	return "password of " + it.UserName
+}
+
+// IssueIDs lists the IDs of the item's issues.
+func (it *Item) IssueIDs() []int64 {
+	ids := make([]int64, len(it.Issues))
+	for i, is := range it.Issues {
+		ids[i] = is.ID
+	}
+	return ids
+}
+
+// Kinds lists the kinds of the item's issues.
+func (it *Item) Kinds() []policy.Kind {
+	var ks []policy.Kind
+	for _, is := range it.Issues {
+		ks = append(ks, is.Kind)
+	}
+	return ks
+}
+
+// Why says, for people, why the item is due: kind, stage, since when.
+func (it *Item) Why() string {
+	var parts []string
+	for _, is := range it.Issues {
+		s := fmt.Sprintf("%s %s", is.Kind, is.Stage)
+		switch {
+		case is.Kind == policy.KeysRotation:
+			s += " (created " + day(is.Details.CreateDate) + fmt.Sprintf(", limit %d days)", is.LimitDays)
+		case is.Details.LastUsed != "":
+			s += " (last used " + day(is.Details.LastUsed) + fmt.Sprintf(", limit %d days)", is.LimitDays)
+		default:
+			s += " (never used, created " + day(is.Details.CreateDate) + fmt.Sprintf(", limit %d days)", is.LimitDays)
+		}
+		s += ", detected " + is.Detected.UTC().Format("2006-01-02")
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func day(iso string) string {
+	if len(iso) >= 10 {
+		return iso[:10]
+	}
+	return iso
+}
+
+// Plan is what a run would do.
+type Plan struct {
+	AsOf  time.Time
+	Items []Item
+	// Skipped are the issues not acted on, each with its reason (Err).
+	Skipped []Item
+}
+
+// OverCap lists, per account, how many credentials were planned beyond the
+// cap (the whole account's plan is held back).
+func (p *Plan) OverCap() map[string]int {
+	m := map[string]int{}
+	for _, it := range p.Skipped {
+		if isOverCap(it.Err) {
+			m[it.AccountID]++
+		}
+	}
+	return m
+}
+
+// opFor is the operation that remediates an issue of kind k.
+func opFor(k policy.Kind) Op {
+	if k == policy.InactivePasswords {
+		return OpDeleteLoginProfile
+	}
+	return OpDeactivateKey
+}
+
+// MakePlan decides which of list (issues from the store) are due as of
+// asOf. Only open, non-whitelisted violations qualify; issues of one
+// credential are grouped into one item. An account whose plan exceeds the
+// cap is held back entirely.
+func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
+	plan := &Plan{AsOf: asOf}
+	type credKey struct {
+		account string
+		op      Op
+		subject string
+	}
+	byCred := map[credKey]int{}
+	skip := func(is issues.Issue, err error) {
+		plan.Skipped = append(plan.Skipped, newItem(is, err))
+	}
+	sorted := append([]issues.Issue(nil), list...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	for _, is := range sorted {
+		if is.Status != issues.Open && is.Status != issues.Whitelisted {
+			continue
+		}
+		kp, ok := p.Kinds[is.Kind]
+		switch {
+		case !is.Kind.Valid():
+			continue
+		case !(ok && kp.Enabled) && !p.Explicit[is.Kind]:
+			skip(is, fmt.Errorf("%w: set \"remediation\": true in the %s section of config.json, or name it with --kind", ErrNotEnabled, is.Kind))
+			continue
+		case is.Status == issues.Whitelisted || is.Exemption != "":
+			skip(is, fmt.Errorf("%w by %s", ErrWhitelisted, is.Exemption))
+			continue
+		case len(kp.Accounts) > 0 && !contains(kp.Accounts, is.AccountID):
+			skip(is, fmt.Errorf("%w of %s", ErrAccountExcluded, is.Kind))
+			continue
+		case is.Kind != policy.InactivePasswords && strings.Contains(is.Subject, "/access_key_"):
+			skip(is, fmt.Errorf("%w: %s (scan with AWS access to learn the key ID)", ErrNoKeyID, is.Subject))
+			continue
+		case is.Kind != policy.InactivePasswords && contains(p.OwnKeyIDs, is.Subject):
+			skip(is, fmt.Errorf("%w: never deactivated", ErrOwnKey))
+			continue
+		case is.Stage != policy.Violation:
+			skip(is, fmt.Errorf("%w: %d days left", ErrNotViolation, is.DaysLeft))
+			continue
+		}
+		due := is.Detected.Add(time.Duration(kp.RetentionDays) * policy.Day)
+		if asOf.Before(due) {
+			skip(is, fmt.Errorf("%w: due %s (%d days after detection)", ErrNotDue, due.UTC().Format(time.RFC3339), kp.RetentionDays))
+			continue
+		}
+		k := credKey{is.AccountID, opFor(is.Kind), is.Subject}
+		if i, ok := byCred[k]; ok {
+			it := &plan.Items[i]
+			it.Issues = append(it.Issues, is)
+			if due.After(it.Due) {
+				it.Due = due
+			}
+			continue
+		}
+		it := newItem(is, nil)
+		it.Due = due
+		byCred[k] = len(plan.Items)
+		plan.Items = append(plan.Items, it)
+	}
+	limit := p.MaxPerRun
+	if limit <= 0 {
+		limit = DefaultMaxPerRun
+	}
+	perAccount := map[string]int{}
+	for _, it := range plan.Items {
+		perAccount[it.AccountID]++
+	}
+	kept := plan.Items[:0]
+	var over []Item
+	for _, it := range plan.Items {
+		if n := perAccount[it.AccountID]; n > limit {
+			it.Err = fmt.Errorf("%w: account %s has %d credentials due, the cap is %d per run; nothing is done in this account: raise remediation.max_remediations_per_run in config.json, or narrow the run with --kind or --issue",
+				ErrOverCap, it.AccountID, n, limit)
+			over = append(over, it)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	plan.Items = kept
+	plan.Skipped = append(plan.Skipped, over...)
+	return plan
+}
+
+func newItem(is issues.Issue, err error) Item {
+	it := Item{Op: opFor(is.Kind), AccountID: is.AccountID, UserName: is.Details.Username, Issues: []issues.Issue{is}, Err: err}
+	if it.Op == OpDeactivateKey {
+		it.KeyID = is.Subject
+	}
+	if it.UserName == "" && is.Kind == policy.InactivePasswords {
+		it.UserName = is.Subject
+	}
+	return it
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func isOverCap(err error) bool { return err != nil && errors.Is(err, ErrOverCap) }
