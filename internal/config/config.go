@@ -16,6 +16,8 @@ type Config struct {
 	// kind present in config.json. A kind missing from config.json is absent.
 	Kinds map[policy.Kind]*Kind
 	Store Store
+	// Remediation is the top-level "remediation" section (remediation.go).
+	Remediation Remediation
 	// Whitelist: kind -> account ID -> user names / access key IDs.
 	Whitelist map[policy.Kind]map[string][]string
 	// TicketOwners is ticket_owners.json (zero when the file is absent).

@@ -117,11 +117,12 @@ func Load(dir string) (*Config, error) {
 // missing file.
 func Validate(dir string) (*Config, []Problem, error) {
 	l := &loader{cfg: &Config{
-		Dir:       dir,
-		AWS:       AWS{RoleName: DefaultRoleName},
-		Kinds:     map[policy.Kind]*Kind{},
-		Store:     Store{Type: DefaultStoreType, Path: DefaultStorePath},
-		Whitelist: map[policy.Kind]map[string][]string{},
+		Dir:         dir,
+		AWS:         AWS{RoleName: DefaultRoleName},
+		Kinds:       map[policy.Kind]*Kind{},
+		Store:       Store{Type: DefaultStoreType, Path: DefaultStorePath},
+		Whitelist:   map[policy.Kind]map[string][]string{},
+		Remediation: Remediation{MaxPerRun: DefaultMaxRemediationsPerRun},
 	}}
 	ok := true
 	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
@@ -210,7 +211,7 @@ func (l *loader) config(data []byte) bool {
 		return false
 	}
 	l.object(ConfigFile, "", root)
-	ours := []string{"aws", "store"}
+	ours := []string{"aws", "store", "remediation"}
 	for _, k := range policy.Kinds {
 		ours = append(ours, string(k))
 	}
@@ -225,6 +226,8 @@ func (l *loader) config(data []byte) bool {
 		case m.key == "aws":
 		case m.key == "store":
 			l.store(m.val)
+		case m.key == "remediation":
+			l.remediation(m.val)
 		case kind.Valid():
 			l.kind(kind, m.val)
 		case !hammerSections[m.key] && suggest(m.key, ours) != "":
