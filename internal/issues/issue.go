@@ -36,7 +36,14 @@ type Details struct {
 
 // Issue is one tracked finding: one per (kind, account, subject) while open.
 type Issue struct {
-	ID        int64
+	ID int64
+	// Version is the store's revision of the issue as it was read (List,
+	// Get) or last applied; the store sets it. Apply overwrites an issue only
+	// if the stored revision is still this one, and otherwise fails whole
+	// with an error wrapping ErrConflict: a runner working from a stale copy
+	// never erases another runner's update. Zero (an issue built by hand,
+	// never read) overwrites unconditionally.
+	Version   int64
 	Kind      policy.Kind
 	AccountID string
 	// Subject is the access key ID (or key slot) or, for passwords, the user.
@@ -85,16 +92,25 @@ type Filter struct {
 // ErrNotFound is returned when an issue does not exist.
 var ErrNotFound = errors.New("issue not found")
 
-// Store persists issues. Implementations: sqlite (embedded default) and,
-// later, DynamoDB.
+// ErrConflict is wrapped by Apply's error when another writer got there
+// first: an issue changed since it was read (its Version is stale), or a new
+// issue would be a second live issue for the same credential. Nothing of the
+// Apply was stored; read the live issues again, reconcile and apply anew.
+var ErrConflict = errors.New("issue store conflict: changed by another writer")
+
+// Store persists issues. Implementations: sqlite (embedded default) and
+// dynamodb; internal/issues/storetest is the contract both pass.
 type Store interface {
 	// List returns the issues matching f, ordered by ID.
 	List(ctx context.Context, f Filter) ([]Issue, error)
 	// Get returns one issue by ID, or ErrNotFound.
 	Get(ctx context.Context, id int64) (*Issue, error)
 	// Apply stores the changes of one reconciliation atomically: new issues
-	// are inserted (their ID assigned in place), updated and closed ones are
-	// overwritten by ID.
+	// are inserted (their ID and Version assigned in place), updated, closed
+	// and refreshed ones are overwritten by ID (their Version advanced in
+	// place). A missing issue fails it with ErrNotFound, a stale Version or
+	// a second live issue for a credential with ErrConflict; then nothing is
+	// stored and nothing is assigned.
 	Apply(ctx context.Context, ch *Changes) error
 	Close() error
 }

@@ -176,10 +176,12 @@ func (s *Store) Get(ctx context.Context, id int64) (*issues.Issue, error) {
 }
 
 // Apply stores ch in one transaction: New issues are inserted and, once the
-// transaction has committed, get their IDs in place; Updated, Closed and
-// Refreshed issues overwrite their rows by ID. An issue that does not exist
-// (an error wrapping issues.ErrNotFound), an invalid issue, or a second live
-// issue for the same credential fails the whole Apply and nothing is stored.
+// transaction has committed, get their IDs and Versions in place; Updated,
+// Closed and Refreshed issues overwrite their rows by ID and get their new
+// Versions in place. An issue that does not exist (an error wrapping
+// issues.ErrNotFound), one whose row changed since it was read or a second
+// live issue for the same credential (issues.ErrConflict), or an invalid
+// issue fails the whole Apply and nothing is stored.
 func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
 	if ch == nil || ch.Empty() {
 		return nil
@@ -204,6 +206,7 @@ func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
 	for i, id := range ids {
 		ch.New[i].ID = id
 	}
+	setVersions(ch)
 	return nil
 }
 
@@ -219,7 +222,7 @@ func apply(ctx context.Context, tx *sql.Tx, ch *issues.Changes) ([]int64, error)
 			is := &ch.New[i]
 			res, err := ins.ExecContext(ctx, values(is)...)
 			if err != nil {
-				return nil, fmt.Errorf("insert %s: %w", describe(is), err)
+				return nil, fmt.Errorf("insert %s: %w", describe(is), liveConflict(err))
 			}
 			if ids[i], err = res.LastInsertId(); err != nil {
 				return nil, fmt.Errorf("insert %s: %w", describe(is), err)
@@ -240,9 +243,12 @@ func apply(ctx context.Context, tx *sql.Tx, ch *issues.Changes) ([]int64, error)
 	}
 	defer upd.Close()
 	update := func(is *issues.Issue) error {
+		if err := checkVersion(ctx, tx, is); err != nil {
+			return fmt.Errorf("update %s: %w", describe(is), err)
+		}
 		res, err := upd.ExecContext(ctx, append(values(is), is.ID)...)
 		if err != nil {
-			return fmt.Errorf("update %s: %w", describe(is), err)
+			return fmt.Errorf("update %s: %w", describe(is), liveConflict(err))
 		}
 		n, err := res.RowsAffected()
 		switch {
@@ -398,6 +404,7 @@ func scanIssue(sc scanner) (*issues.Issue, error) {
 		}
 		*p.dst = &t
 	}
+	is.Version = version(&is)
 	return &is, nil
 }
 

@@ -257,7 +257,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := is
-	want.ID = ch.New[0].ID
+	want.ID, want.Version = ch.New[0].ID, ch.New[0].Version
 	utc := func(t time.Time) time.Time { return t.UTC() }
 	want.Deadline, want.Detected, want.Updated = utc(want.Deadline), utc(want.Detected), utc(want.Updated)
 	want.Reported, want.Remediated, want.Closed = ptr(utc(*is.Reported)), ptr(utc(*is.Remediated)), ptr(utc(*is.Closed))
