@@ -22,6 +22,8 @@ type Config struct {
 	Whitelist map[policy.Kind]map[string][]string
 	// TicketOwners is ticket_owners.json (zero when the file is absent).
 	TicketOwners TicketOwners
+	// Notify is the reporting configuration (notify.go).
+	Notify Notify
 	// Ignored lists the config.json sections of Hammer's other checks, which
 	// keywarden does not handle (sorted); `config validate` lists them with
 	// IgnoredReason.

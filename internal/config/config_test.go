@@ -79,7 +79,7 @@ func TestGood(t *testing.T) {
 			"210987654321": {JiraOwner: "Support-Cloud", SlackOwner: []string{"#team-slave1"}},
 		},
 	})
-	eq(t, "Ignored", cfg.Ignored, []string{"s3_bucket_acl", "slack"})
+	eq(t, "Ignored", cfg.Ignored, []string{"s3_bucket_acl"}) // "slack" is read: notify.go
 	eq(t, "IgnoredKeys", cfg.IgnoredKeys, []string{"whitelist.json: s3_bucket_acl"})
 	eq(t, "Rules", cfg.Rules(), []policy.Rule{
 		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 14, Accounts: []string{"123456789012", "210987654321"}},
@@ -99,10 +99,10 @@ func TestHammerSample(t *testing.T) {
 		"ebs_public_snapshot", "ebs_unencrypted_volume", "ec2_public_ami",
 		"ecs_external_image_source", "ecs_logging", "ecs_privileged_access",
 		"es_domain_logging", "es_public_access_domain", "es_unencrypted_domain",
-		"jira", "rds_encryption", "rds_public_snapshot", "redshift_encryption",
+		"rds_encryption", "rds_public_snapshot", "redshift_encryption",
 		"redshift_logging", "redshift_public_access", "s3_bucket_acl",
 		"s3_bucket_policy", "s3_encryption", "secgrp_unrestricted_access",
-		"slack", "sqs_public_access", "whitelisting_procedure_url",
+		"sqs_public_access", "whitelisting_procedure_url",
 	})
 	eq(t, "AWS", cfg.AWS, AWS{
 		Accounts: []Account{{"123456789012", "master"}, {"210987654321", "slave1"}, {"654321210987", "slave2"}},

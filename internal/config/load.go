@@ -230,6 +230,8 @@ func (l *loader) config(data []byte) bool {
 			l.remediation(m.val)
 		case kind.Valid():
 			l.kind(kind, m.val)
+		case isNotifySection(m.key):
+			l.notifySection(m.key, m.val)
 		case !hammerSections[m.key] && suggest(m.key, ours) != "":
 			// A misspelt keywarden section would silently disable a check.
 			l.add(ConfigFile, m.key, "unknown section", fmt.Sprintf("did you mean %q?", suggest(m.key, ours)))
@@ -392,6 +394,9 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 			}
 			kc.RemediationRetentionPeriod = n
 		default:
+			if l.notifyKindKey(k, key, m) {
+				continue
+			}
 			cands := kindKeys(k)
 			if m.key == "inactive_criteria_days" || m.key == "rotation_criteria_days" {
 				// the other kind's threshold: name this one's
