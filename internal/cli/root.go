@@ -46,6 +46,8 @@ type Env struct {
 	Now            func() time.Time
 	// StdoutTTY: stdout is a terminal (tables, text logs).
 	StdoutTTY bool
+	// StdinTTY: stdin is a terminal (remediate and rollback may ask).
+	StdinTTY bool
 	// AWSHTTPClient, when set, carries every AWS call (tests use the loopback
 	// server's client); nil means the SDK's default.
 	AWSHTTPClient aws.HTTPClient
@@ -57,6 +59,7 @@ func DefaultEnv() Env {
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Now: time.Now,
 		StdoutTTY: isatty.IsTerminal(os.Stdout.Fd()) || isatty.IsCygwinTerminal(os.Stdout.Fd()),
+		StdinTTY:  isatty.IsTerminal(os.Stdin.Fd()) || isatty.IsCygwinTerminal(os.Stdin.Fd()),
 	}
 }
 
@@ -123,7 +126,8 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
 
-	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g), newPolicyCmd(g))
+	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
+		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g))
 	return root
 }
 

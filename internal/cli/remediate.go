@@ -1,0 +1,424 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/issues/sqlite"
+	"github.com/keywarden/keywarden/internal/output"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/remediate"
+)
+
+// actFlags are shared by remediate and rollback.
+type actFlags struct {
+	dryRun  bool
+	yes     bool
+	asOf    string
+	profile string
+	region  string
+	// backoff is the first wait when AWS throttles (hidden; tests).
+	backoff time.Duration
+}
+
+func (f *actFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing (no AWS call is made)")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "act without asking (required when stdin is not a terminal)")
+	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: the standard credential chain)")
+	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls (default: from the profile/environment, else us-east-1)")
+	fl.DurationVar(&f.backoff, "retry-backoff", time.Second, "first wait before retrying a throttled AWS call (doubled each time)")
+	_ = fl.MarkHidden("retry-backoff")
+}
+
+type remediateFlags struct {
+	actFlags
+	kinds    []string
+	accounts []string
+	issueIDs []int64
+}
+
+func newRemediateCmd(g *globals) *cobra.Command {
+	f := &remediateFlags{}
+	cmd := &cobra.Command{
+		Use:   "remediate",
+		Short: "Deactivate stale access keys and delete unused passwords of open issues, behind guard rails",
+		Long: `remediate acts on open issues from the store (run keywarden scan first):
+user_inactivekeys and user_keysrotation: UpdateAccessKey Status=Inactive on
+the issue's key ID; user_inactivepasswords: DeleteLoginProfile.
+
+An issue is acted on only when remediation is on for its kind ("remediation":
+true in config.json, or the kind named with --kind), its account is in
+remediation_accounts (default: all), remediation_retention_period days have
+passed since detection, it is a violation, and it is not whitelisted.
+keywarden's own access key is never deactivated. An account with more
+credentials due than remediation.max_remediations_per_run (default 10) is
+left alone entirely.
+
+Right before each action the credential is re-read live (the credential
+report can be four hours old); one used since, already inactive or deleted
+is not touched and its issue is resolved. After acting, the new state is
+verified. Every action is journaled (keywarden journal) with the state before
+it, and keys can be re-activated with keywarden rollback.
+
+On a terminal it asks for each credential (yes / no / all / quit);
+otherwise --yes is required. --dry-run prints the plan and changes nothing.`,
+		Example: `  keywarden remediate --dry-run
+  keywarden remediate --kind user_inactivekeys --account 123456789012
+  keywarden remediate --yes -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRemediate(cmd.Context(), g, f) },
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.asOf, "as-of", "", "evaluate as of this date (YYYY-MM-DD, UTC) or RFC 3339 time; a future date needs --dry-run")
+	fl.StringSliceVar(&f.kinds, "kind", nil, "only these kinds; naming a kind turns its remediation on for this run (other guards still apply)")
+	fl.StringSliceVar(&f.accounts, "account", nil, "only these account IDs")
+	fl.Int64SliceVar(&f.issueIDs, "issue", nil, "only these issue IDs")
+	return cmd
+}
+
+// session is what remediate and rollback share: config, store, executor.
+type session struct {
+	cfg   *config.Config
+	store *sqlite.Store
+	exec  *remediate.Executor
+	asOf  time.Time
+	opts  output.Options
+}
+
+func (s *session) Close() error { return s.store.Close() }
+
+func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error) {
+	now := g.env.Now()
+	asOf, err := parseAsOf(f.asOf, g.env.Now)
+	if err != nil {
+		return nil, err
+	}
+	if asOf.After(now.Add(time.Hour)) && !f.dryRun {
+		return nil, fmt.Errorf("--as-of %s is in the future: only a --dry-run can look ahead", f.asOf)
+	}
+	if !f.dryRun && !f.yes && !g.env.StdinTTY {
+		return nil, errors.New("this changes AWS credentials: pass --yes to act without asking, --dry-run to see the plan, or run it on a terminal to confirm each action")
+	}
+	opts, err := g.outputOptions(asOf)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return nil, err
+	}
+	ac, err := awsConfig(ctx, g, &scanFlags{profile: f.profile, region: f.region}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// keywarden's own key: the main credentials' access key ID. Without it
+	// the own-key guard cannot hold, so nothing is done.
+	creds, err := ac.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the AWS credentials keywarden runs with: %w", err)
+	}
+	st, err := openStore(ctx, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName}
+	rules := map[policy.Kind]policy.Rule{}
+	for k, kc := range cfg.Kinds {
+		if kc.LimitDays > 0 {
+			rules[k] = kc.Rule()
+		}
+	}
+	ex := &remediate.Executor{
+		Clients: func(ctx context.Context, a inventory.Account) (remediate.IAM, error) {
+			c, err := sess.Config(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			return iam.NewFromConfig(c), nil
+		},
+		Journal: st, Store: st, Rules: rules, Exemptions: cfg.Exemptions(),
+		OwnKeyIDs: []string{creds.AccessKeyID}, Now: g.env.Now, DryRun: f.dryRun,
+		Log: g.logger(), Backoff: f.backoff,
+	}
+	if !f.dryRun && !f.yes {
+		ex.Confirm = prompter(g.env.Stdin, g.env.Stderr, opts)
+	}
+	return &session{cfg: cfg, store: st, exec: ex, asOf: asOf, opts: opts}, nil
+}
+
+func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
+	explicit := map[policy.Kind]bool{}
+	for _, k := range f.kinds {
+		if !policy.Kind(k).Valid() {
+			return fmt.Errorf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k)
+		}
+		explicit[policy.Kind(k)] = true
+	}
+	s, err := openSession(ctx, g, &f.actFlags)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	// Settle what an interrupted run left in the journal first.
+	recon, err := s.exec.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.List(ctx, issues.Filter{Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
+	if err != nil {
+		return err
+	}
+	var sel []issues.Issue
+	for _, is := range list {
+		if (len(explicit) == 0 || explicit[is.Kind]) && (len(f.accounts) == 0 || containsStr(f.accounts, is.AccountID)) &&
+			(len(f.issueIDs) == 0 || containsID(f.issueIDs, is.ID)) {
+			sel = append(sel, is)
+		}
+	}
+	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
+		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs}
+	for k, kc := range s.cfg.Kinds {
+		pol.Kinds[k] = remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod}
+	}
+	plan := remediate.MakePlan(sel, pol, s.asOf)
+	outs, err := s.exec.Execute(ctx, plan)
+	outs = append(recon, outs...)
+	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return err
+	}
+	return finish(g.env.Stderr, outs, f.dryRun, "remediate")
+}
+
+// hidden reports outcomes not worth a line: issues whose kind or account is
+// not remediated at all (counted in the summary).
+func hidden(o *remediate.Outcome) bool {
+	return errors.Is(o.Err, remediate.ErrNotEnabled) && o.Result == remediate.Skipped ||
+		errors.Is(o.Err, remediate.ErrAccountExcluded)
+}
+
+// finish prints the summary and turns failures into exit code 1.
+func finish(w io.Writer, outs []remediate.Outcome, dryRun bool, what string) error {
+	counts := map[remediate.Result]int{}
+	var failures []string
+	overCap := map[string]bool{}
+	off := 0
+	for i := range outs {
+		o := &outs[i]
+		counts[o.Result]++
+		if hidden(o) {
+			off++
+		}
+		if errors.Is(o.Err, remediate.ErrOverCap) {
+			if !overCap[o.Item.AccountID] {
+				failures = append(failures, "  "+o.Detail)
+			}
+			overCap[o.Item.AccountID] = true
+			continue
+		}
+		if o.Failure() {
+			failures = append(failures, "  "+o.Item.AccountID+" "+o.Item.Credential()+": "+o.Detail)
+		}
+	}
+	var parts []string
+	for _, r := range []remediate.Result{remediate.Remediated, remediate.WouldRemediate, remediate.RolledBack, remediate.WouldRollBack,
+		remediate.Reconciled, remediate.Resolved, remediate.Updated, remediate.Skipped, remediate.Failed, remediate.CannotRestore} {
+		if counts[r] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "nothing to do")
+	}
+	line := what + ": " + strings.Join(parts, ", ")
+	if off > 0 {
+		line += fmt.Sprintf(" (%d of them: remediation off for the kind or account)", off)
+	}
+	if dryRun {
+		line += "; dry run: nothing was changed"
+	}
+	fmt.Fprintln(w, line)
+	if len(failures) > 0 {
+		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %s: %d problem(s):\n%s", what, len(failures), strings.Join(failures, "\n"))}
+	}
+	return nil
+}
+
+// reasonCode names an outcome's sentinel for machines.
+func reasonCode(err error) string {
+	for _, c := range []struct {
+		err  error
+		code string
+	}{
+		{remediate.ErrOverCap, "over_cap"}, {remediate.ErrOwnKey, "own_key"}, {remediate.ErrNotEnabled, "not_enabled"},
+		{remediate.ErrAccountExcluded, "account_excluded"}, {remediate.ErrNotDue, "not_due"},
+		{remediate.ErrNotViolation, "not_violation"}, {remediate.ErrWhitelisted, "whitelisted"},
+		{remediate.ErrNoKeyID, "no_key_id"}, {remediate.ErrPending, "pending"}, {remediate.ErrDeclined, "declined"},
+		{remediate.ErrNoLongerQualifies, "no_longer_qualifies"}, {remediate.ErrVerifyFailed, "verify_failed"},
+		{remediate.ErrCannotRestore, "cannot_restore"}, {remediate.ErrNotRollbackable, "not_rollbackable"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	if err != nil {
+		return "error"
+	}
+	return ""
+}
+
+type outcomeJSON struct {
+	Result   string        `json:"result"`
+	Reason   string        `json:"reason,omitempty"`
+	Account  string        `json:"account"`
+	User     string        `json:"user"`
+	KeyID    string        `json:"key_id,omitempty"`
+	Op       string        `json:"op"`
+	Issues   []int64       `json:"issues"`
+	Kinds    []policy.Kind `json:"kinds"`
+	Due      string        `json:"due,omitempty"`
+	ActionID int64         `json:"action_id,omitempty"`
+	Detail   string        `json:"detail"`
+}
+
+func renderOutcomes(w io.Writer, outs []remediate.Outcome, o output.Options) error {
+	var shown []remediate.Outcome
+	for i := range outs {
+		if !hidden(&outs[i]) {
+			shown = append(shown, outs[i])
+		}
+	}
+	if o.Format != output.Table {
+		enc := json.NewEncoder(w)
+		for _, x := range shown {
+			r := outcomeJSON{Result: string(x.Result), Reason: reasonCode(x.Err), Account: x.Item.AccountID, User: x.Item.UserName,
+				Op: string(x.Item.Op), Issues: x.Item.IssueIDs(), Kinds: x.Item.Kinds(), ActionID: x.ActionID, Detail: x.Detail}
+			if x.Item.KeyID != "" {
+				r.KeyID = keyText(x.Item.KeyID, o)
+			}
+			if !x.Item.Due.IsZero() {
+				r.Due = x.Item.Due.UTC().Format(time.RFC3339)
+			}
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(shown) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RESULT\tACCOUNT\tUSER\tCREDENTIAL\tISSUES\tACTION\tDETAIL")
+	for _, x := range shown {
+		act := ""
+		if x.ActionID != 0 {
+			act = strconv.FormatInt(x.ActionID, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Result, x.Item.AccountID, x.Item.UserName,
+			credText(x.Item.Op, x.Item.KeyID, o), idList(x.Item.IssueIDs()), act, x.Detail)
+	}
+	return tw.Flush()
+}
+
+func keyText(id string, o output.Options) string {
+	if o.ShowKeyIDs || strings.Contains(id, "/") {
+		return id
+	}
+	return output.MaskKeyID(id)
+}
+
+func credText(op remediate.Op, keyID string, o output.Options) string {
+	if keyID == "" || op == remediate.OpDeleteLoginProfile {
+		return "password"
+	}
+	return keyText(keyID, o)
+}
+
+func idList(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+// prompter asks on w and reads answers from r, one line each: y(es), n(o),
+// a(ll), q(uit). End of input means quit.
+func prompter(r io.Reader, w io.Writer, o output.Options) remediate.Confirm {
+	in := bufio.NewReader(r)
+	n := 0
+	return func(it *remediate.Item) (remediate.Decision, error) {
+		n++
+		verb := map[remediate.Op]string{
+			remediate.OpDeactivateKey:      "deactivate access key",
+			remediate.OpDeleteLoginProfile: "delete the console password (login profile)",
+			remediate.OpReactivateKey:      "re-activate access key",
+		}[it.Op]
+		cred := ""
+		if it.Op != remediate.OpDeleteLoginProfile {
+			cred = " " + keyText(it.KeyID, o)
+		}
+		fmt.Fprintf(w, "[%d] %s%s of %s in account %s\n", n, verb, cred, it.UserName, it.AccountID)
+		if why := it.Why(); it.Op != remediate.OpReactivateKey && why != "" {
+			fmt.Fprintf(w, "    %s\n", why)
+		}
+		for {
+			fmt.Fprint(w, "    proceed? [y]es / [n]o / [a]ll / [q]uit: ")
+			line, err := in.ReadString('\n')
+			ans := strings.ToLower(strings.TrimSpace(line))
+			switch ans {
+			case "y", "yes":
+				return remediate.Yes, nil
+			case "n", "no":
+				return remediate.No, nil
+			case "a", "all":
+				return remediate.All, nil
+			case "q", "quit":
+				return remediate.Quit, nil
+			}
+			if err != nil {
+				fmt.Fprintln(w)
+				return remediate.Quit, nil
+			}
+			fmt.Fprintf(w, "    %q: answer y, n, a or q\n", ans)
+		}
+	}
+}
+
+func containsStr(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func containsID(xs []int64, x int64) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/remediate"
+)
+
+type rollbackFlags struct {
+	actFlags
+	action, issue int64
+	since         string
+}
+
+func newRollbackCmd(g *globals) *cobra.Command {
+	f := &rollbackFlags{}
+	cmd := &cobra.Command{
+		Use:   "rollback (--action ID | --issue ID | --since TIME)",
+		Short: "Re-activate access keys keywarden deactivated, from the journal",
+		Long: `rollback re-activates (UpdateAccessKey Status=Active) the access keys that
+keywarden deactivated, as recorded in the journal, and only those: each
+rollback is journaled too and reopens the issue. A key re-activated or
+deleted since is left alone.
+
+A console password keywarden deleted cannot be restored (AWS keeps no copy):
+rollback names the user so that a new password can be created.`,
+		Example: `  keywarden rollback --action 12
+  keywarden rollback --since 2026-11-25 --dry-run
+  keywarden rollback --issue 7 --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRollback(cmd.Context(), g, f) },
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.Int64Var(&f.action, "action", 0, "roll back this journal action")
+	fl.Int64Var(&f.issue, "issue", 0, "roll back the actions on this issue")
+	fl.StringVar(&f.since, "since", "", "roll back every action started at or after this date (YYYY-MM-DD, UTC) or RFC 3339 time")
+	return cmd
+}
+
+func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
+	n := 0
+	for _, set := range []bool{f.action != 0, f.issue != 0, f.since != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return errors.New("name what to roll back with exactly one of --action ID, --issue ID or --since TIME (see keywarden journal)")
+	}
+	filter := remediate.ActionFilter{ID: f.action}
+	if f.action == 0 {
+		// Everything keywarden did that can be looked at: completed
+		// deactivations and password deletions.
+		filter = remediate.ActionFilter{IssueID: f.issue,
+			Ops:    []remediate.Op{remediate.OpDeactivateKey, remediate.OpDeleteLoginProfile},
+			States: []remediate.State{remediate.StateDone}}
+		if f.since != "" {
+			t, err := parseTimeFlag("--since", f.since)
+			if err != nil {
+				return err
+			}
+			filter.Since = t
+		}
+	}
+	s, err := openSession(ctx, g, &f.actFlags)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	recon, err := s.exec.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	actions, err := s.store.Actions(ctx, filter)
+	if err != nil {
+		return err
+	}
+	if f.action != 0 && len(actions) == 0 {
+		return fmt.Errorf("action %d not found (see keywarden journal)", f.action)
+	}
+	outs, err := s.exec.Rollback(ctx, actions)
+	outs = append(recon, outs...)
+	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return err
+	}
+	for _, o := range outs {
+		if o.Result == remediate.CannotRestore {
+			fmt.Fprintln(g.env.Stderr, "keywarden: "+o.Detail)
+		}
+	}
+	return finish(g.env.Stderr, outs, f.dryRun, "rollback")
+}
