@@ -1,0 +1,624 @@
+// Package dynamodb is the issues.Store (and issues.Locker) in Amazon
+// DynamoDB, laid out as Dow Jones Hammer lays its issues, so that a Hammer
+// user's tables and reporting keep working.
+//
+// # Tables
+//
+// One table per kind, named as Hammer names them by default
+// (hammer-iam-user-keys-inactive, hammer-iam-user-keys-rotation,
+// hammer-iam-user-passwords-inactive; config's ddb.table_name), each with
+// Hammer's key schema: partition key account_id (S), sort key issue_id (S).
+// An item holds Hammer's attributes — status, issue_details (a map:
+// username, create_date, last_used), timestamps (a map: identified,
+// updated, reported, remediated, closed) and an empty jira_details — plus
+// keywarden's: id, version, kind, subject, stage, exemption, user_arn,
+// key_slot, age_days, limit_days, days_left, deadline, close_reason. Empty
+// strings and absent times are left out.
+//
+// The issue_id of a credential's latest issue is the subject itself (the
+// access key ID, or the user name for passwords), as in Hammer. When a
+// credential whose issue closed gets a new issue, the closed one moves to
+// issue_id "<subject>#<id, 20 digits>" (history; '#' cannot occur in an
+// access key ID or an IAM user name) in the same transaction that puts the
+// new one at "<subject>". So at most one item per credential can be live —
+// the key schema itself enforces "one live issue per credential" — and a
+// Query on account_id returns exactly Hammer's view plus the history.
+//
+// A small meta table (default keywarden-meta; partition key pk (S)) holds
+// the ID counter (pk "counter#issue", attribute next, advanced with an
+// atomic UpdateItem ADD: IDs are unique and increasing, with gaps where an
+// Apply failed), one pointer per issue (pk "issue#<id>": table, account_id,
+// issue_id) so that Get(id) is two strongly consistent reads, and the run
+// locks (pk "lock#<name>": owner, expires_ms).
+//
+// # Concurrency
+//
+// Every write is conditional. A new issue is put only if its item is absent,
+// or holds the closed issue (at the version read) that it moves to history;
+// a live item there means another runner opened it first: issues.ErrConflict.
+// An update is put only if the item still carries the issue's id and the
+// version that was read (issues.Issue.Version, or the stored one when the
+// caller passed 0); the version is then advanced by one. A runner working
+// from a stale copy fails with issues.ErrConflict and never erases another
+// runner's update; it reads again, reconciles and applies anew.
+//
+// # Atomicity
+//
+// Apply writes with TransactWriteItems. DynamoDB takes at most 100 actions
+// in a transaction; a new issue takes two (item and pointer) or four (when it
+// moves a closed issue to history), an update one. Changes that fit are one
+// transaction: all or nothing. Larger ones (a first scan of a large account)
+// are split into transactions that never split one issue's actions, closed
+// and updated issues first, new ones last; if a transaction after the first
+// fails, Apply returns an error wrapping ErrPartial (and the cause) that
+// says how many changes were stored, and the IDs and versions of those are
+// set in place. The store is consistent all the same — every issue is
+// either wholly stored or not at all — and the next scan reconciles the
+// rest. It is never half-applied silently.
+package dynamodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// API is the part of the DynamoDB client the store uses; *dynamodb.Client
+// implements it.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+}
+
+// DefaultMetaTable is the meta table's name (before Options.TablePrefix).
+const DefaultMetaTable = "keywarden-meta"
+
+// MaxTransactItems is DynamoDB's limit of actions in one transaction.
+const MaxTransactItems = 100
+
+// Options configure a Store.
+type Options struct {
+	// Tables names the table of each kind; a kind left out gets Hammer's
+	// default name.
+	Tables map[policy.Kind]string
+	// MetaTable names the meta table (default DefaultMetaTable).
+	MetaTable string
+	// TablePrefix is put before every table name (tests, or several
+	// keywardens in one account).
+	TablePrefix string
+	// CreateTables creates missing tables (on-demand capacity) at Open and
+	// waits until they are active. Off, a missing table fails Open.
+	CreateTables bool
+	// MaxTransactItems caps the actions of one transaction (default and
+	// maximum MaxTransactItems; smaller in tests).
+	MaxTransactItems int
+	// Now is the clock of lock leases (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultTables are Hammer's default table names.
+var DefaultTables = map[policy.Kind]string{
+	policy.InactiveKeys:      "hammer-iam-user-keys-inactive",
+	policy.KeysRotation:      "hammer-iam-user-keys-rotation",
+	policy.InactivePasswords: "hammer-iam-user-passwords-inactive",
+}
+
+// ErrPartial is wrapped by Apply's error when changes too many for one
+// transaction were stored in part (see the package doc).
+var ErrPartial = errors.New("issue changes stored in part")
+
+// Store is an issues.Store in DynamoDB. It is safe for concurrent use, and
+// several processes may share its tables.
+type Store struct {
+	api      API
+	tables   map[policy.Kind]string
+	meta     string
+	maxItems int
+	now      func() time.Time
+	closed   sync.Once
+}
+
+var (
+	_ issues.Store  = (*Store)(nil)
+	_ issues.Locker = (*Store)(nil)
+)
+
+// New returns a Store on api, creating missing tables first if asked to.
+func New(ctx context.Context, api API, o Options) (*Store, error) {
+	s := &Store{api: api, tables: map[policy.Kind]string{}, meta: o.TablePrefix + DefaultMetaTable,
+		maxItems: MaxTransactItems, now: time.Now}
+	for _, k := range policy.Kinds {
+		name := o.Tables[k]
+		if name == "" {
+			name = DefaultTables[k]
+		}
+		s.tables[k] = o.TablePrefix + name
+	}
+	if o.MetaTable != "" {
+		s.meta = o.TablePrefix + o.MetaTable
+	}
+	if o.MaxTransactItems > 0 && o.MaxTransactItems < MaxTransactItems {
+		s.maxItems = o.MaxTransactItems
+	}
+	if o.Now != nil {
+		s.now = o.Now
+	}
+	if err := s.ensureTables(ctx, o.CreateTables); err != nil {
+		return nil, fmt.Errorf("open DynamoDB issue store: %w", err)
+	}
+	return s, nil
+}
+
+// Tables returns the table names in use: the kinds' and the meta table.
+func (s *Store) Tables() (kinds map[policy.Kind]string, meta string) {
+	out := make(map[policy.Kind]string, len(s.tables))
+	for k, v := range s.tables {
+		out[k] = v
+	}
+	return out, s.meta
+}
+
+// Close releases nothing: the client is the caller's.
+func (s *Store) Close() error { return nil }
+
+// List returns the issues matching f, ordered by ID: a Query on account_id
+// when f names an account, else a Scan, of the tables of f's kind (or all).
+func (s *Store) List(ctx context.Context, f issues.Filter) ([]issues.Issue, error) {
+	var out []issues.Issue
+	for _, k := range policy.Kinds {
+		if f.Kind != "" && f.Kind != k {
+			continue
+		}
+		items, err := s.items(ctx, s.tables[k], f.AccountID)
+		if err != nil {
+			return nil, fmt.Errorf("list issues: %w", err)
+		}
+		for _, it := range items {
+			if _, ok := it[attrID]; !ok {
+				continue // not keywarden's (a Hammer item): skip
+			}
+			is, err := decode(it)
+			if err != nil {
+				return nil, fmt.Errorf("list issues: %s: %w", s.tables[k], err)
+			}
+			if matches(&is, f) {
+				out = append(out, is)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func matches(is *issues.Issue, f issues.Filter) bool {
+	if (f.AccountID != "" && is.AccountID != f.AccountID) || (f.Subject != "" && is.Subject != f.Subject) {
+		return false
+	}
+	if len(f.Statuses) == 0 {
+		return true
+	}
+	for _, st := range f.Statuses {
+		if is.Status == st {
+			return true
+		}
+	}
+	return false
+}
+
+// items reads a table whole (account == "") or one account's partition,
+// every page, strongly consistent.
+func (s *Store) items(ctx context.Context, table, account string) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	var start map[string]types.AttributeValue
+	for {
+		var page []map[string]types.AttributeValue
+		if account != "" {
+			res, err := s.api.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String(table),
+				KeyConditionExpression:    aws.String("account_id = :a"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":a": str(account)},
+				ConsistentRead:            aws.Bool(true),
+				ExclusiveStartKey:         start,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("query %s: %w", table, err)
+			}
+			page, start = res.Items, res.LastEvaluatedKey
+		} else {
+			res, err := s.api.Scan(ctx, &dynamodb.ScanInput{
+				TableName:         aws.String(table),
+				ConsistentRead:    aws.Bool(true),
+				ExclusiveStartKey: start,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("scan %s: %w", table, err)
+			}
+			page, start = res.Items, res.LastEvaluatedKey
+		}
+		out = append(out, page...)
+		if len(start) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// location is where an issue's item is.
+type location struct {
+	table, account, issueID string
+}
+
+func (l location) key() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrAccount: str(l.account), attrIssueID: str(l.issueID)}
+}
+
+func pointerKey(id int64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str("issue#" + strconv.FormatInt(id, 10))}
+}
+
+// Get returns one issue by ID; the error wraps issues.ErrNotFound when there
+// is none.
+func (s *Store) Get(ctx context.Context, id int64) (*issues.Issue, error) {
+	is, _, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return is, nil
+}
+
+func (s *Store) get(ctx context.Context, id int64) (*issues.Issue, location, error) {
+	notFound := fmt.Errorf("issue %d: %w", id, issues.ErrNotFound)
+	if id <= 0 {
+		return nil, location{}, notFound
+	}
+	res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.meta), Key: pointerKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, location{}, fmt.Errorf("get issue %d: %w", id, err)
+	}
+	if res.Item == nil {
+		return nil, location{}, notFound
+	}
+	loc := location{table: getS(res.Item, "table"), account: getS(res.Item, attrAccount), issueID: getS(res.Item, attrIssueID)}
+	it, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(loc.table), Key: loc.key(), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, location{}, fmt.Errorf("get issue %d: %w", id, err)
+	}
+	if it.Item == nil {
+		return nil, location{}, notFound
+	}
+	is, err := decode(it.Item)
+	if err != nil {
+		return nil, location{}, fmt.Errorf("get issue %d: %w", id, err)
+	}
+	if is.ID != id {
+		// The pointer was read just before a move to history: the
+		// caller's view is stale.
+		return nil, location{}, fmt.Errorf("get issue %d: moved while read: %w", id, issues.ErrConflict)
+	}
+	return &is, loc, nil
+}
+
+// group is the actions of one issue, never split across transactions.
+type group struct {
+	actions []types.TransactWriteItem
+	// done sets the issue's ID and version in the caller's changes.
+	done func()
+}
+
+// Apply stores ch (see the package doc for atomicity and conflicts).
+func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
+	if ch == nil || ch.Empty() {
+		return nil
+	}
+	if err := validate(ch); err != nil {
+		return fmt.Errorf("apply issue changes: %w", err)
+	}
+	var groups []group
+	touched := map[string]bool{}
+	touch := func(table string, key location) error {
+		k := table + "\x00" + key.account + "\x00" + key.issueID
+		if touched[k] {
+			return fmt.Errorf("item %s %s/%s changed twice in one Apply", table, key.account, key.issueID)
+		}
+		touched[k] = true
+		return nil
+	}
+	updates := make([]*issues.Issue, 0, len(ch.Closed)+len(ch.Updated)+len(ch.Refreshed))
+	for i := range ch.Closed {
+		updates = append(updates, &ch.Closed[i].Issue)
+	}
+	for i := range ch.Updated {
+		updates = append(updates, &ch.Updated[i].Issue)
+	}
+	for i := range ch.Refreshed {
+		updates = append(updates, &ch.Refreshed[i])
+	}
+	for _, is := range updates {
+		g, loc, err := s.update(ctx, is)
+		if err != nil {
+			return fmt.Errorf("apply issue changes: %w", err)
+		}
+		if err := touch(loc.table, loc); err != nil {
+			return fmt.Errorf("apply issue changes: %w", err)
+		}
+		groups = append(groups, g)
+	}
+	if len(ch.New) > 0 {
+		last, err := s.allocate(ctx, len(ch.New))
+		if err != nil {
+			return fmt.Errorf("apply issue changes: %w", err)
+		}
+		for i := range ch.New {
+			id := last - int64(len(ch.New)) + int64(i) + 1
+			g, locs, err := s.insert(ctx, &ch.New[i], id)
+			if err != nil {
+				return fmt.Errorf("apply issue changes: %w", err)
+			}
+			for _, l := range locs {
+				if err := touch(l.table, l); err != nil {
+					return fmt.Errorf("apply issue changes: %w", err)
+				}
+			}
+			groups = append(groups, g)
+		}
+	}
+	return s.commit(ctx, groups)
+}
+
+// commit runs the groups in as few transactions as fit.
+func (s *Store) commit(ctx context.Context, groups []group) error {
+	var chunks [][]group
+	n := 0
+	for _, g := range groups {
+		if len(chunks) == 0 || n+len(g.actions) > s.maxItems {
+			chunks = append(chunks, nil)
+			n = 0
+		}
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], g)
+		n += len(g.actions)
+	}
+	stored := 0
+	for ci, c := range chunks {
+		var acts []types.TransactWriteItem
+		for _, g := range c {
+			acts = append(acts, g.actions...)
+		}
+		_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: acts})
+		if err != nil {
+			err = transactError(err)
+			if ci == 0 {
+				return fmt.Errorf("apply issue changes: %w", err)
+			}
+			return fmt.Errorf("apply issue changes: %d of %d changes stored, then %d transaction(s) failed: %w: %w",
+				stored, len(groups), len(chunks)-ci, ErrPartial, err)
+		}
+		for _, g := range c {
+			g.done()
+		}
+		stored += len(c)
+	}
+	return nil
+}
+
+// transactError reads a cancelled transaction's reasons: a failed condition
+// or a concurrent transaction on an item is an issues.ErrConflict.
+func transactError(err error) error {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) {
+		var cc *types.ConditionalCheckFailedException
+		if errors.As(err, &cc) {
+			return fmt.Errorf("%w: %w", issues.ErrConflict, err)
+		}
+		return err
+	}
+	for _, r := range tc.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "ConditionalCheckFailed", "TransactionConflict":
+			return fmt.Errorf("another writer changed the issues: %w: %w", issues.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// update prepares the overwrite of an existing issue, conditioned on the
+// version read.
+func (s *Store) update(ctx context.Context, is *issues.Issue) (group, location, error) {
+	cur, loc, err := s.get(ctx, is.ID)
+	if err != nil {
+		return group{}, location{}, fmt.Errorf("update %s: %w", describe(is), err)
+	}
+	if cur.Kind != is.Kind || cur.AccountID != is.AccountID || cur.Subject != is.Subject {
+		return group{}, location{}, fmt.Errorf("update %s: stored as %s %s %s: an issue's kind, account and subject never change",
+			describe(is), cur.Kind, cur.AccountID, cur.Subject)
+	}
+	if is.Version != 0 && is.Version != cur.Version {
+		return group{}, location{}, fmt.Errorf("update %s: stored version %d, read at %d: %w", describe(is), cur.Version, is.Version, issues.ErrConflict)
+	}
+	if loc.issueID != is.Subject && !is.Status.Closed() {
+		return group{}, location{}, fmt.Errorf("update %s: an issue in history cannot be live again", describe(is))
+	}
+	next := *is
+	next.Version = cur.Version + 1
+	item := encode(&next, loc)
+	g := group{
+		actions: []types.TransactWriteItem{{Put: &types.Put{
+			TableName:           aws.String(loc.table),
+			Item:                item,
+			ConditionExpression: aws.String("#id = :id AND #v = :v"),
+			ExpressionAttributeNames: map[string]string{
+				"#id": attrID, "#v": attrVersion,
+			},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": num(is.ID), ":v": num(cur.Version)},
+		}}},
+		done: func() { is.Version = next.Version },
+	}
+	return g, loc, nil
+}
+
+// insert prepares a new issue at its credential's item, moving a closed
+// issue found there to history.
+func (s *Store) insert(ctx context.Context, is *issues.Issue, id int64) (group, []location, error) {
+	table := s.tables[is.Kind]
+	loc := location{table: table, account: is.AccountID, issueID: is.Subject}
+	res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: loc.key(), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return group{}, nil, fmt.Errorf("insert %s: %w", describe(is), err)
+	}
+	next := *is
+	next.ID, next.Version = id, 1
+	g := group{done: func() { is.ID, is.Version = next.ID, next.Version }}
+	locs := []location{loc}
+	put := &types.Put{TableName: aws.String(table), Item: encode(&next, loc)}
+	if res.Item == nil {
+		put.ConditionExpression = aws.String("attribute_not_exists(issue_id)")
+	} else {
+		old, err := decode(res.Item)
+		if err != nil {
+			return group{}, nil, fmt.Errorf("insert %s: %w", describe(is), err)
+		}
+		if !old.Status.Closed() {
+			return group{}, nil, fmt.Errorf("insert %s: issue %d is live for this credential: %w", describe(is), old.ID, issues.ErrConflict)
+		}
+		hist := location{table: table, account: is.AccountID, issueID: historyID(old.Subject, old.ID)}
+		put.ConditionExpression = aws.String("#id = :id AND #v = :v")
+		put.ExpressionAttributeNames = map[string]string{"#id": attrID, "#v": attrVersion}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":id": num(old.ID), ":v": num(old.Version)}
+		g.actions = append(g.actions,
+			types.TransactWriteItem{Put: &types.Put{
+				TableName: aws.String(table), Item: encode(&old, hist),
+				ConditionExpression: aws.String("attribute_not_exists(issue_id)"),
+			}},
+			types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.meta), Item: pointer(old.ID, hist)}},
+		)
+		locs = append(locs, hist)
+	}
+	g.actions = append(g.actions,
+		types.TransactWriteItem{Put: put},
+		types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(s.meta), Item: pointer(id, loc),
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+	)
+	return g, locs, nil
+}
+
+func historyID(subject string, id int64) string { return fmt.Sprintf("%s#%020d", subject, id) }
+
+func pointer(id int64, l location) map[string]types.AttributeValue {
+	it := pointerKey(id)
+	it["table"], it[attrAccount], it[attrIssueID] = str(l.table), str(l.account), str(l.issueID)
+	return it
+}
+
+// allocate reserves n IDs and returns the last.
+func (s *Store) allocate(ctx context.Context, n int) (int64, error) {
+	res, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.meta),
+		Key:                       map[string]types.AttributeValue{attrPK: str("counter#issue")},
+		UpdateExpression:          aws.String("ADD #n :n"),
+		ExpressionAttributeNames:  map[string]string{"#n": "next"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(n))},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("allocate %d issue IDs: %w", n, err)
+	}
+	last, err := getN(res.Attributes, "next")
+	if err != nil {
+		return 0, fmt.Errorf("allocate %d issue IDs: %w", n, err)
+	}
+	return last, nil
+}
+
+// validate rejects changes that cannot be stored faithfully, before any
+// read or write.
+func validate(ch *issues.Changes) error {
+	creds := map[issues.Key]bool{}
+	for i := range ch.New {
+		is := &ch.New[i]
+		if is.ID != 0 {
+			return fmt.Errorf("new %s already has an ID (applied twice?)", describe(is))
+		}
+		if err := valid(is); err != nil {
+			return err
+		}
+		if creds[is.Key()] {
+			return fmt.Errorf("%s is new twice in one Apply", describe(is))
+		}
+		creds[is.Key()] = true
+	}
+	seen := map[int64]bool{}
+	check := func(is *issues.Issue) error {
+		if is.ID <= 0 {
+			return fmt.Errorf("%s has no ID", describe(is))
+		}
+		if seen[is.ID] {
+			return fmt.Errorf("%s changed twice in one Apply", describe(is))
+		}
+		seen[is.ID] = true
+		return valid(is)
+	}
+	for i := range ch.Updated {
+		if err := check(&ch.Updated[i].Issue); err != nil {
+			return err
+		}
+	}
+	for i := range ch.Closed {
+		if err := check(&ch.Closed[i].Issue); err != nil {
+			return err
+		}
+	}
+	for i := range ch.Refreshed {
+		if err := check(&ch.Refreshed[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func valid(is *issues.Issue) error {
+	switch {
+	case !is.Kind.Valid():
+		return fmt.Errorf("%s: unknown kind %q", describe(is), is.Kind)
+	case is.AccountID == "" || is.Subject == "":
+		return fmt.Errorf("%s: account and subject are required", describe(is))
+	case strings.Contains(is.Subject, "#"):
+		return fmt.Errorf("%s: a subject cannot contain '#'", describe(is))
+	}
+	switch is.Status {
+	case issues.Open, issues.Whitelisted, issues.Resolved, issues.Remediated:
+	default:
+		return fmt.Errorf("%s: unknown status %q", describe(is), is.Status)
+	}
+	switch is.Stage {
+	case policy.Warning, policy.Violation, "":
+	default:
+		return fmt.Errorf("%s: unknown stage %q", describe(is), is.Stage)
+	}
+	return nil
+}
+
+func describe(is *issues.Issue) string {
+	if is.ID != 0 {
+		return fmt.Sprintf("issue %d (%s %s %s)", is.ID, is.Kind, is.AccountID, is.Subject)
+	}
+	return fmt.Sprintf("issue %s %s %s", is.Kind, is.AccountID, is.Subject)
+}
