@@ -126,8 +126,8 @@ func TestHammerLayout(t *testing.T) {
 
 	is := issues.Issue{
 		Kind: policy.InactiveKeys, AccountID: "123456789012", Subject: "AKIAHAMMER1", Status: issues.Open,
-		Stage:   policy.Violation,
-		Details: issues.Details{Username: "test-user", CreateDate: "2018-02-14T16:48:02Z", LastUsed: "2018-02-28T17:46:00Z"},
+		Stage:    policy.Violation,
+		Details:  issues.Details{Username: "test-user", CreateDate: "2018-02-14T16:48:02Z", LastUsed: "2018-02-28T17:46:00Z"},
 		Detected: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Updated: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
 	}
 	first := &issues.Changes{New: []issues.Issue{is}}

@@ -109,7 +109,9 @@ func (p *txProxy) keyOf(h http.Header, table string, item jsonObj) (jsonObj, str
 			return nil, "", fmt.Errorf("describe %s: %v %s", table, err, out)
 		}
 		var d struct {
-			Table struct{ KeySchema []struct{ AttributeName string } }
+			Table struct {
+				KeySchema []struct{ AttributeName string }
+			}
 		}
 		if err := json.Unmarshal(out, &d); err != nil {
 			return nil, "", err
