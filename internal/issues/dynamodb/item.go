@@ -50,6 +50,7 @@ func encode(is *issues.Issue, l location) map[string]types.AttributeValue {
 	putS(details, "username", is.Details.Username)
 	putS(details, "create_date", is.Details.CreateDate)
 	putS(details, "last_used", is.Details.LastUsed)
+	encodeTags(details, is)
 	ts := map[string]types.AttributeValue{}
 	putT(ts, "identified", &is.Detected)
 	putT(ts, "updated", &is.Updated)
@@ -137,6 +138,7 @@ func decode(it map[string]types.AttributeValue) (issues.Issue, error) {
 	}
 	d := getM(it, "issue_details")
 	is.Details = issues.Details{Username: getS(d, "username"), CreateDate: getS(d, "create_date"), LastUsed: getS(d, "last_used")}
+	decodeTags(d, &is)
 	var err error
 	ints := []struct {
 		k   string
