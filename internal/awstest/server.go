@@ -58,6 +58,7 @@ type Server struct {
 	inflight    map[string]int
 	maxInflight map[string]int
 	seq         int64
+	sns         *snsState // sns.go
 }
 
 // Account is an AWS account to seed.

@@ -54,7 +54,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if akid == "" {
 		akid, service = parseCredentialScope(form.Get("X-Amz-Credential"))
 	}
-	if service != "iam" && service != "sts" {
+	if service != "iam" && service != "sts" && service != "sns" {
 		service = "iam"
 		if stsActions[action] {
 			service = "sts"
@@ -63,6 +63,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	namespace := iamNamespace
 	if service == "sts" {
 		namespace = stsNamespace
+	}
+	if service == "sns" {
+		namespace = snsNamespace
 	}
 
 	s.mu.Lock()
@@ -119,6 +122,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // dispatch runs an action; the caller holds s.mu.
 func (s *Server) dispatch(service, action string, p *principal, form url.Values) (any, *apiError) {
+	if service == "sns" {
+		return s.dispatchSNS(action, p, form)
+	}
 	if service == "sts" {
 		switch action {
 		case "GetCallerIdentity":

@@ -127,7 +127,8 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
-		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g))
+		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g),
+		newReportCmd(g))
 	return root
 }
 

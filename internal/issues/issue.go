@@ -55,6 +55,9 @@ type Issue struct {
 	Details   Details
 	UserARN   string
 	KeySlot   int
+	// Tags are the IAM user's tags at the last scan (nil when none): notify
+	// reads the Slack and Name tags to mention the owner.
+	Tags map[string]string
 	// Finding snapshot at the last scan.
 	AgeDays   int
 	LimitDays int

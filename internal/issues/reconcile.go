@@ -2,6 +2,7 @@ package issues
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -83,9 +84,11 @@ func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, 
 		}
 		status := next.Status
 		counters := is.AgeDays != next.AgeDays || is.DaysLeft != next.DaysLeft || !is.Deadline.Equal(next.Deadline) ||
+			!maps.Equal(is.Tags, next.Tags) ||
 			is.Details != next.Details || is.UserARN != next.UserARN || is.KeySlot != next.KeySlot
 		is.Stage, is.Exemption, is.Details, is.Status = next.Stage, next.Exemption, next.Details, status
 		is.UserARN, is.KeySlot = next.UserARN, next.KeySlot
+		is.Tags = next.Tags
 		is.AgeDays, is.LimitDays, is.DaysLeft, is.Deadline = next.AgeDays, next.LimitDays, next.DaysLeft, next.Deadline
 		switch {
 		case len(why) > 0:
@@ -151,6 +154,7 @@ func FromFinding(f policy.Finding, asOf time.Time) Issue {
 		Details:   d,
 		UserARN:   f.UserARN,
 		KeySlot:   f.KeySlot,
+		Tags:      copyTags(f.Tags),
 		AgeDays:   f.AgeDays,
 		LimitDays: f.LimitDays,
 		DaysLeft:  f.DaysLeft,
@@ -158,6 +162,14 @@ func FromFinding(f policy.Finding, asOf time.Time) Issue {
 		Detected:  asOf,
 		Updated:   asOf,
 	}
+}
+
+// copyTags copies a user's tags; nil when there are none.
+func copyTags(tags map[string]string) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	return maps.Clone(tags)
 }
 
 func isoTime(t time.Time) string {

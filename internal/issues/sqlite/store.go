@@ -108,12 +108,12 @@ func (s *Store) Close() error { return s.db.Close() }
 const dataColumns = `kind, account_id, subject, status, stage, exemption,
 	username, create_date, last_used, user_arn, key_slot,
 	age_days, limit_days, days_left, deadline,
-	detected, updated, reported, remediated, closed, close_reason`
+	detected, updated, reported, remediated, closed, close_reason, tags`
 
 const (
 	columns   = "id, " + dataColumns
 	insertSQL = "INSERT INTO issues (" + dataColumns + ") VALUES (" +
-		"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 // List returns the issues matching f, ordered by ID.
@@ -236,7 +236,7 @@ func apply(ctx context.Context, tx *sql.Tx, ch *issues.Changes) ([]int64, error)
 		kind = ?, account_id = ?, subject = ?, status = ?, stage = ?, exemption = ?,
 		username = ?, create_date = ?, last_used = ?, user_arn = ?, key_slot = ?,
 		age_days = ?, limit_days = ?, days_left = ?, deadline = ?,
-		detected = ?, updated = ?, reported = ?, remediated = ?, closed = ?, close_reason = ?
+		detected = ?, updated = ?, reported = ?, remediated = ?, closed = ?, close_reason = ?, tags = ?
 		WHERE id = ?`)
 	if err != nil {
 		return nil, err
@@ -357,6 +357,7 @@ func values(is *issues.Issue) []any {
 		is.AgeDays, is.LimitDays, is.DaysLeft, deadline,
 		formatTime(is.Detected), formatTime(is.Updated),
 		formatTimePtr(is.Reported), formatTimePtr(is.Remediated), formatTimePtr(is.Closed), is.CloseReason,
+		encodeTags(is.Tags),
 	}
 }
 
@@ -369,14 +370,17 @@ func scanIssue(sc scanner) (*issues.Issue, error) {
 		is                                   issues.Issue
 		kind, status, stage                  string
 		deadline, reported, remediated, clsd sql.NullString
-		detected, updated                    string
+		detected, updated, tags              string
 	)
 	err := sc.Scan(&is.ID, &kind, &is.AccountID, &is.Subject, &status, &stage, &is.Exemption,
 		&is.Details.Username, &is.Details.CreateDate, &is.Details.LastUsed, &is.UserARN, &is.KeySlot,
 		&is.AgeDays, &is.LimitDays, &is.DaysLeft, &deadline,
-		&detected, &updated, &reported, &remediated, &clsd, &is.CloseReason)
+		&detected, &updated, &reported, &remediated, &clsd, &is.CloseReason, &tags)
 	if err != nil {
 		return nil, err
+	}
+	if is.Tags, err = decodeTags(tags); err != nil {
+		return nil, fmt.Errorf("issue %d: tags: %w", is.ID, err)
 	}
 	is.Kind, is.Status, is.Stage = policy.Kind(kind), issues.Status(status), policy.Stage(stage)
 	if deadline.Valid {

@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/awstest"
+)
+
+// reportConfig turns reporting on for every kind; extra is spliced into the
+// top-level object.
+func reportConfig(extra string) string {
+	c := `{
+  "aws": {"region": "us-east-1", "accounts": {"111111111111": "alpha"}},
+  "user_inactivekeys": {"inactive_criteria_days": 90, "warning_days": 10, "reporting": true},
+  "user_keysrotation": {"rotation_criteria_days": 180, "warning_days": 10, "reporting": true},
+  "user_inactivepasswords": {"inactive_criteria_days": 90, "warning_days": 10, "reporting": true,
+    "warning_interval_days": 3, "notification_title": "Console password", "notification_text": "Log in to keep it."}`
+	if extra != "" {
+		c += ",\n  " + extra
+	}
+	return c + "\n}"
+}
+
+// runWith runs keywarden like world.run, with environment variables.
+func (w *world) runEnvMap(env map[string]string, args ...string) result {
+	w.t.Helper()
+	var out, errb bytes.Buffer
+	e := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return asOf },
+		AWSHTTPClient: w.srv.HTTPClient()}
+	full := append([]string{"--config-dir", w.dir, "--db", w.db, "--log-level", "warn"}, args...)
+	code := Run(context.Background(), e, full)
+	return result{code, out.String(), errb.String()}
+}
+
+func (w *world) report(env map[string]string, want int, at time.Time, args ...string) result {
+	w.t.Helper()
+	r := w.runEnvMap(env, append([]string{"report", "--as-of", at.Format(time.RFC3339)}, args...)...)
+	if r.code != want {
+		w.t.Fatalf("report %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// webhook is an incoming webhook that records payloads and can be down.
+type webhook struct {
+	*httptest.Server
+	mu       sync.Mutex
+	down     int // answer 500 to this many requests
+	limited  int // answer 429 Retry-After: 1 to this many requests
+	attempts int
+	payloads []map[string]any
+}
+
+func newWebhook(t *testing.T) *webhook {
+	h := &webhook{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.attempts++
+		switch {
+		case h.down > 0:
+			h.down--
+			http.Error(rw, "boom", http.StatusInternalServerError)
+			return
+		case h.limited > 0:
+			h.limited--
+			rw.Header().Set("Retry-After", "1")
+			http.Error(rw, "rate limited", http.StatusTooManyRequests)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			http.Error(rw, "bad json", http.StatusBadRequest)
+			return
+		}
+		h.payloads = append(h.payloads, m)
+		_, _ = rw.Write([]byte("ok"))
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *webhook) got() (attempts int, payloads []map[string]any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.attempts, append([]map[string]any(nil), h.payloads...)
+}
+
+func TestReportSlackWebhookRetriesExactlyOnce(t *testing.T) {
+	w := newWorld(t, reportConfig(`"sns": {"topic_arn": "arn:aws:sns:us-east-1:111111111111:keywarden"}`))
+	w.srv.AddAccount(seedAlpha())
+	w.srv.AddTopic("arn:aws:sns:us-east-1:111111111111:keywarden")
+	w.scan(0, "-o", "json")
+	hook := newWebhook(t)
+	env := map[string]string{"KEYWARDEN_SLACK_WEBHOOK_URL": hook.URL + "/services/T0/B0/SECRETSECRET"}
+
+	// Slack is down: the run fails, SNS still publishes, nothing is lost.
+	hook.down = 100
+	r := w.report(env, 1, asOf)
+	for _, want := range []string{"slack: 5 new notice(s), 0 retried, 0 sent, 5 failed", "sns: 5 new notice(s), 0 retried, 5 sent, 0 failed", "retried on the next run"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "SECRETSECRET") {
+		t.Errorf("the webhook URL leaked into the output:\n%s", r.stderr)
+	}
+	if n := len(w.srv.Published()); n != 5 {
+		t.Fatalf("SNS messages: %d, want 5", n)
+	}
+
+	// Slack is back: the five pending notices go in one digest, once.
+	hook.down = 0
+	r = w.report(env, 0, asOf)
+	if !strings.Contains(r.stderr, "slack: 0 new notice(s), 5 retried, 5 sent, 0 failed") ||
+		!strings.Contains(r.stderr, "sns: 0 new notice(s), 0 retried, 0 sent") {
+		t.Errorf("second run:\n%s", r.stderr)
+	}
+	attempts, payloads := hook.got()
+	if len(payloads) != 1 {
+		t.Fatalf("webhook payloads: %d, want 1 digest (attempts %d)", len(payloads), attempts)
+	}
+	body, _ := json.Marshal(payloads[0])
+	for _, want := range []string{"Expires soon", "Violations", "`carol`", "`alice`", "AKIA…OLD1", "Console password", "Log in to keep it."} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("digest lacks %q: %s", want, body)
+		}
+	}
+	if strings.Contains(string(body), "AKIAALICE0000000OLD1") {
+		t.Errorf("digest shows a full key ID: %s", body)
+	}
+	// Nothing more is due.
+	r = w.report(env, 0, asOf)
+	if a, p := hook.got(); a != attempts || len(p) != 1 || len(w.srv.Published()) != 5 {
+		t.Errorf("third run sent again: webhook attempts %d -> %d, SNS %d\n%s", attempts, a, len(w.srv.Published()), r.stderr)
+	}
+
+	// A rate limit is waited out (Retry-After: 1) and the notice sent once.
+	w.srv.LoginAt(acctA, "carol", daysAgo(0))
+	hook.limited = 1
+	later := asOf.Add(72 * time.Hour)
+	w.report(env, 0, later)
+	if _, p := hook.got(); len(p) != 2 || !strings.Contains(mustJSON(p[1]), "carol") {
+		t.Errorf("after a 429, payloads: %d", len(p))
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestReportSNSMessages(t *testing.T) {
+	w := newWorld(t, reportConfig(`"sns": {"topic_arn": "arn:aws:sns:us-east-1:111111111111:keywarden"}`))
+	w.srv.AddAccount(seedAlpha())
+	w.srv.AddTopic("arn:aws:sns:us-east-1:111111111111:keywarden")
+	w.scan(0, "-o", "json")
+	// The topic is unreachable once: that message stays pending.
+	w.srv.Inject(awstest.Fault{Action: "Publish", Code: "InternalError", Status: 500, Times: 3})
+	w.report(nil, 1, asOf)
+	got := w.srv.Published()
+	if len(got) != 4 {
+		t.Fatalf("published %d, want 4 (one failed)", len(got))
+	}
+	w.report(nil, 0, asOf)
+	got = w.srv.Published()
+	if len(got) != 5 {
+		t.Fatalf("published %d after the retry, want 5", len(got))
+	}
+	ids := map[string]bool{}
+	for _, m := range got {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(m.Message), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc["schema"] != "keywarden.notice/v1" {
+			t.Errorf("schema %v", doc["schema"])
+		}
+		id := doc["delivery_id"].(string)
+		if ids[id] {
+			t.Errorf("delivery %s published twice", id)
+		}
+		ids[id] = true
+		if strings.Join(m.AttributeNames(), ",") != "account,event,kind,stage,status" || m.Attributes["account"] != acctA {
+			t.Errorf("attributes %v", m.Attributes)
+		}
+		if strings.Contains(m.Message, "AKIAALICE0000000OLD1") {
+			t.Errorf("unmasked key in %s", m.Message)
+		}
+	}
+	for _, c := range w.srv.Calls() {
+		if c.Action == "Publish" && c.Service != "sns" {
+			t.Errorf("Publish recorded as %s", c.Service)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package notify
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/output"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// Notice is what one delivery tells: the issue as of the report, and the
+// words around it. Channels render it; they never read the clock.
+type Notice struct {
+	Issue       issues.Issue
+	Event       Event
+	AccountName string
+	// Owner is the issue's routing (ticket_owners.json, account over global).
+	Owner config.Owner
+	// DaysLeft until the deadline as of the report (negative: days over).
+	DaysLeft int
+	// Title and Text are the kind's instructions (notification_title/_text).
+	Title, Text string
+	AsOf        time.Time
+	// Delivery is the delivery this notice is for.
+	Delivery *Delivery
+}
+
+// Default titles and instructions per kind (aws-iam-sleuth's wording where
+// it has one).
+var (
+	defaultTitles = map[policy.Kind]string{
+		policy.KeysRotation:      "Key rotation instructions",
+		policy.InactiveKeys:      "Unused access key",
+		policy.InactivePasswords: "Unused console password",
+	}
+	defaultTexts = map[policy.Kind]string{
+		policy.KeysRotation:      "Create a new access key, move your tools to it, then deactivate and delete the old one (`aws-vault rotate PROFILE` does all three).",
+		policy.InactiveKeys:      "Still need the key? Use it (any AWS call) to keep it active. Otherwise delete it: `aws iam delete-access-key`.",
+		policy.InactivePasswords: "Sign in to the AWS console to keep your password, or ask an administrator to remove it.",
+	}
+)
+
+// TitleText returns the title and instructions of kind k.
+func TitleText(n config.Notify, k policy.Kind) (string, string) {
+	title, text := n.Kinds[k].Title, n.Kinds[k].Text
+	if title == "" {
+		title = defaultTitles[k]
+	}
+	if text == "" {
+		text = defaultTexts[k]
+	}
+	return title, text
+}
+
+// KeyLabel names the credential for people: the access key ID (masked as
+// AKIA…WXYZ unless show), "key slot N", or "console password".
+func KeyLabel(is *issues.Issue, show bool) string {
+	switch {
+	case is.Kind == policy.InactivePasswords:
+		return "console password"
+	case strings.Contains(is.Subject, "/"):
+		return fmt.Sprintf("access key in slot %d", is.KeySlot)
+	case show:
+		return "access key " + is.Subject
+	}
+	return "access key " + output.MaskKeyID(is.Subject)
+}
+
+// KeyID returns the issue's access key ID (masked unless show), "" for a
+// password or an unknown ID.
+func KeyID(is *issues.Issue, show bool) string {
+	if is.Kind == policy.InactivePasswords || strings.Contains(is.Subject, "/") {
+		return ""
+	}
+	if show {
+		return is.Subject
+	}
+	return output.MaskKeyID(is.Subject)
+}
+
+// Account names the account: "name (id)" or the id.
+func (n *Notice) Account() string {
+	if n.AccountName != "" && n.AccountName != n.Issue.AccountID {
+		return n.AccountName + " (" + n.Issue.AccountID + ")"
+	}
+	return n.Issue.AccountID
+}
+
+// Problem says what is wrong with the credential, for people:
+// "unused for 85 days (limit 90)".
+func (n *Notice) Problem() string {
+	is := &n.Issue
+	switch is.Kind {
+	case policy.KeysRotation:
+		return fmt.Sprintf("created %d days ago (rotate every %d days)", is.AgeDays, is.LimitDays)
+	case policy.InactiveKeys, policy.InactivePasswords:
+		if is.Details.LastUsed == "" {
+			return fmt.Sprintf("never used, created %d days ago (limit %d days unused)", is.AgeDays, is.LimitDays)
+		}
+		return fmt.Sprintf("unused for %d days (limit %d)", is.AgeDays, is.LimitDays)
+	}
+	return fmt.Sprintf("%d days old (limit %d)", is.AgeDays, is.LimitDays)
+}
+
+// Deadline says when the limit is (was) reached: "expires in 5 days
+// (2026-11-30)".
+func (n *Notice) Deadline() string {
+	stage := n.Issue.Stage
+	if n.DaysLeft < 0 || (n.DaysLeft == 0 && stage == policy.Violation) {
+		stage = policy.Violation
+	}
+	s := output.DaysLeft(n.DaysLeft, stage)
+	if !n.Issue.Deadline.IsZero() {
+		s += " (" + n.Issue.Deadline.UTC().Format("2006-01-02") + ")"
+	}
+	return s
+}
+
+// Outcome says how a closed or exempt issue ended, for people.
+func (n *Notice) Outcome() string {
+	is := &n.Issue
+	switch n.Event {
+	case Remediated:
+		what := "deactivated"
+		if is.Kind == policy.InactivePasswords {
+			what = "removed"
+		}
+		if is.Remediated != nil {
+			return what + " by keywarden on " + is.Remediated.UTC().Format("2006-01-02")
+		}
+		return what + " by keywarden"
+	case Resolved:
+		if is.CloseReason != "" {
+			return "resolved: " + is.CloseReason
+		}
+		return "resolved"
+	case Whitelisted:
+		return "exempt from now on: " + is.Exemption
+	}
+	return ""
+}
+
+// DaysLeftAt computes days left until deadline as of asOf, as the policy
+// does: rounded up ahead of it, down past it.
+func DaysLeftAt(deadline, asOf time.Time, fallback int) int {
+	if deadline.IsZero() {
+		return fallback
+	}
+	left := deadline.Sub(asOf)
+	if left >= 0 {
+		return int((left + policy.Day - 1) / policy.Day)
+	}
+	return -int(-left / policy.Day)
+}
+
+// Mention is how a notice names the IAM user's owner in Slack.
+type Mention struct {
+	// Text is "<@U123>", "<!subteam^S123>", or "" when there is none.
+	Text string
+	// Why says why there is none (for the log).
+	Why string
+}
+
+var (
+	slackUserID  = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	slackSubteam = regexp.MustCompile(`^subteam-(S[A-Z0-9]{2,})$`)
+)
+
+// MentionFor reads the Slack tag of an IAM user as aws-iam-sleuth does: a
+// user ID (U… or W…) becomes <@U…>, "subteam-S…" a group mention
+// <!subteam^S…>; anything else, or no tag, is no mention (the notice names
+// the user in plain text) and Why says why.
+func MentionFor(tags map[string]string) Mention {
+	v, ok := tags["Slack"]
+	v = strings.TrimSpace(v)
+	switch {
+	case !ok || v == "":
+		return Mention{Why: "the IAM user has no Slack tag"}
+	case slackUserID.MatchString(v):
+		return Mention{Text: "<@" + v + ">"}
+	case slackSubteam.MatchString(v):
+		return Mention{Text: "<!subteam^" + slackSubteam.FindStringSubmatch(v)[1] + ">"}
+	}
+	return Mention{Why: fmt.Sprintf("Slack tag %q is neither a user ID (U…, W…) nor a group (subteam-S…)", v)}
+}
+
+// Recipients are the Slack recipients of an account's notices: its
+// slack_owner entries (account over global), else the default channel; the
+// default channel too when notify_default_owner is set. Duplicates are
+// dropped, order kept.
+func Recipients(o config.Owner, s config.Slack) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(r string) {
+		r = strings.TrimSpace(r)
+		if r != "" && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	for _, r := range o.SlackOwner {
+		add(r)
+	}
+	if len(out) == 0 || s.NotifyDefaultOwner {
+		add(s.DefaultChannel)
+	}
+	return out
+}

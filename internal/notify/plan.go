@@ -1,0 +1,120 @@
+package notify
+
+import (
+	"time"
+
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// StaleRemediation: a remediation older than this, of an issue nobody was
+// told about, is not announced.
+const StaleRemediation = 7 * policy.Day
+
+// Due is what one channel owes one issue to one target: the events due (in
+// order) and the live deliveries no longer due (to cancel, with a note).
+type Due struct {
+	Events []Event
+	// Seq of each event (repeated warnings count up).
+	Seqs   []int
+	Cancel []*Delivery
+	// Retry are live deliveries still due: sent again, not re-planned.
+	Retry []*Delivery
+}
+
+// Plan decides what one channel owes issue is for target, from the
+// deliveries already recorded for (issue, channel, target), as of asOf.
+// interval is the warning interval in days (>= 1). Pure: no I/O, no clock.
+func Plan(is *issues.Issue, past []*Delivery, interval int, asOf time.Time) Due {
+	var d Due
+	has := map[Event]bool{}
+	announced := false
+	var lastWarning *Delivery
+	var lastSeq int
+	for _, p := range past {
+		if p.State == Cancelled {
+			if p.Event == Warning && p.Seq > lastSeq {
+				lastSeq = p.Seq
+			}
+			continue
+		}
+		has[p.Event] = true
+		if (p.State == Sent || p.State == Sending) && !p.Event.Closing() {
+			announced = true
+		}
+		if p.Event == Warning {
+			if p.Seq > lastSeq {
+				lastSeq = p.Seq
+			}
+			if p.State == Sent && (lastWarning == nil || p.Seq > lastWarning.Seq) {
+				lastWarning = p
+			}
+		}
+	}
+	want := map[Event]bool{}
+	switch is.Status {
+	case issues.Open:
+		switch is.Stage {
+		case policy.Violation:
+			want[Violation] = true
+		case policy.Warning:
+			want[Warning] = true
+		}
+	case issues.Whitelisted:
+		want[Whitelisted] = announced
+	case issues.Remediated:
+		fresh := is.Remediated == nil || asOf.Sub(*is.Remediated) <= StaleRemediation
+		want[Remediated] = announced || fresh
+	case issues.Resolved:
+		want[Resolved] = announced
+	}
+	// Live deliveries: retry those still wanted, cancel the others.
+	liveWarning := false
+	for _, p := range past {
+		if !p.State.Live() {
+			continue
+		}
+		if want[p.Event] {
+			d.Retry = append(d.Retry, p)
+			if p.Event == Warning {
+				liveWarning = true
+			}
+			continue
+		}
+		p.Note = "superseded: issue is now " + describeState(is)
+		d.Cancel = append(d.Cancel, p)
+	}
+	for _, e := range []Event{Warning, Violation, Remediated, Resolved, Whitelisted} {
+		if !want[e] {
+			continue
+		}
+		if e == Warning {
+			if liveWarning {
+				continue
+			}
+			if lastWarning != nil && lastWarning.SentAt != nil && dayNumber(asOf)-dayNumber(*lastWarning.SentAt) < int64(interval) {
+				continue
+			}
+			d.Events, d.Seqs = append(d.Events, e), append(d.Seqs, lastSeq+1)
+			continue
+		}
+		if has[e] {
+			continue
+		}
+		d.Events, d.Seqs = append(d.Events, e), append(d.Seqs, 1)
+	}
+	return d
+}
+
+func describeState(is *issues.Issue) string {
+	if is.Status == issues.Open {
+		return string(is.Stage)
+	}
+	return string(is.Status)
+}
+
+// dayNumber is the UTC calendar day of t: warnings a day apart are due on
+// consecutive days whatever the hour of the run.
+func dayNumber(t time.Time) int64 {
+	return t.UTC().Unix() / int64(policy.Day/time.Second)
+}
