@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -71,6 +72,8 @@ type globals struct {
 	format     string
 	logLevel   string
 	showKeyIDs bool
+	outFile    string
+	tmpOut     *os.File
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -102,6 +105,48 @@ func (g *globals) outputOptions(asOf time.Time) (output.Options, error) {
 
 // NewRoot builds the command tree.
 func NewRoot(env Env) *cobra.Command {
+	root, _ := newRoot(env)
+	return root
+}
+
+// openOutput points the commands' stdout at a temporary file beside
+// --output; finishOutput renames it into place when the command succeeded,
+// so a failed run never leaves a half-written report.
+func (g *globals) openOutput() error {
+	if g.outFile == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(g.outFile), "."+filepath.Base(g.outFile)+".*")
+	if err != nil {
+		return fmt.Errorf("--output %s: %w", g.outFile, err)
+	}
+	g.tmpOut = f
+	g.env.Stdout = f
+	return nil
+}
+
+func (g *globals) finishOutput(ok bool) error {
+	f := g.tmpOut
+	if f == nil {
+		return nil
+	}
+	g.tmpOut = nil
+	cerr := f.Close()
+	if !ok || cerr != nil {
+		os.Remove(f.Name())
+		return cerr
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), g.outFile); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("--output %s: %w", g.outFile, err)
+	}
+	return nil
+}
+
+func newRoot(env Env) (*cobra.Command, *globals) {
 	g := &globals{env: env}
 	root := &cobra.Command{
 		Use:   "keywarden",
@@ -111,6 +156,9 @@ passwords unused for too long, across one account or an AWS Organization,
 and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return g.openOutput()
+		},
 	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -122,22 +170,27 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configDir, "config-dir", defDir, "folder holding config.json, whitelist.json, ticket_owners.json (env KEYWARDEN_CONFIG_DIR)")
 	pf.StringVar(&g.db, "db", "", "SQLite issue store file (default: store.path of config.json, else keywarden.db)")
-	pf.StringVarP(&g.format, "output", "o", "", "output format: table, json (JSON lines) or csv (default: table on a terminal, json otherwise)")
+	pf.StringVarP(&g.format, "format", "o", "", "output format: table, json (JSON lines), csv, or html (scan, issues export) (default: table on a terminal, json otherwise)")
+	pf.StringVar(&g.outFile, "output", "", "write the output to this file instead of stdout")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
 		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g),
 		newReportCmd(g))
-	return root
+	return root, g
 }
 
 // Run executes the command line and returns the process exit code. Errors
 // are printed to stderr.
 func Run(ctx context.Context, env Env, args []string) int {
-	root := NewRoot(env)
+	root, g := newRoot(env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	var ee0 *ExitError
+	if ferr := g.finishOutput(err == nil || (errors.As(err, &ee0) && ee0.Code == ExitFindings)); ferr != nil && err == nil {
+		err = ferr
+	}
 	if err == nil {
 		return ExitOK
 	}

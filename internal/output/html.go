@@ -87,6 +87,12 @@ type chartLine struct {
 	X     float64
 	Label string
 	Class string
+	Y     float64 // label baseline
+}
+
+type chartTick struct {
+	X     float64
+	Label string
 }
 
 type chartView struct {
@@ -98,6 +104,8 @@ type chartView struct {
 	Width  float64
 	Height float64
 	Total  int
+	Bucket int
+	Ticks  []chartTick
 }
 
 type view struct {
@@ -216,7 +224,7 @@ var chartTitles = map[policy.Kind]string{
 // chart lays out an SVG histogram with the rule's warning and limit lines.
 func chart(rule policy.Rule, h *policy.AgeHistogram, counts []int) chartView {
 	const width, height, left, bottom = 640.0, 200.0, 40.0, 30.0
-	c := chartView{Kind: rule.Kind, Title: chartTitles[rule.Kind], Width: width, Height: height}
+	c := chartView{Kind: rule.Kind, Title: chartTitles[rule.Kind], Width: width, Height: height, Bucket: h.BucketDays}
 	for _, n := range counts {
 		if n > c.Max {
 			c.Max = n
@@ -235,11 +243,17 @@ func chart(rule policy.Rule, h *policy.AgeHistogram, counts []int) chartView {
 	}
 	maxDays := float64(len(counts) * h.BucketDays)
 	x := func(days int) float64 { return left + plotW*float64(days)/maxDays }
+	for _, d := range []int{0, 90, 180, 365, 545} {
+		if float64(d) < maxDays {
+			c.Ticks = append(c.Ticks, chartTick{X: x(d), Label: fmt.Sprintf("%dd", d)})
+		}
+	}
+	c.Ticks = append(c.Ticks, chartTick{X: x(int(maxDays) - h.BucketDays/2), Label: fmt.Sprintf("%dd+", int(maxDays)-h.BucketDays)})
 	if rule.LimitDays > 0 {
 		if rule.WarningDays > 0 {
-			c.Lines = append(c.Lines, chartLine{X: x(rule.LimitDays - rule.WarningDays), Label: fmt.Sprintf("warn %dd", rule.LimitDays-rule.WarningDays), Class: "warn"})
+			c.Lines = append(c.Lines, chartLine{X: x(rule.LimitDays - rule.WarningDays), Label: fmt.Sprintf("warn %dd", rule.LimitDays-rule.WarningDays), Class: "warn", Y: 8})
 		}
-		c.Lines = append(c.Lines, chartLine{X: x(rule.LimitDays), Label: fmt.Sprintf("limit %dd", rule.LimitDays), Class: "limit"})
+		c.Lines = append(c.Lines, chartLine{X: x(rule.LimitDays), Label: fmt.Sprintf("limit %dd", rule.LimitDays), Class: "limit", Y: 20})
 	}
 	return c
 }
