@@ -80,10 +80,18 @@ func (k *Kind) Rule() policy.Rule {
 
 // Store is the "store" section.
 type Store struct {
-	Type string // "sqlite" (default)
+	Type string // "sqlite" (default) or "dynamodb"
 	// Path of the SQLite file (default keywarden.db), relative to the
 	// working directory.
 	Path string
+	// DynamoDB: Region (default aws.region), Endpoint (a DynamoDB-compatible
+	// server instead of AWS's), TablePrefix (put before every table name:
+	// the kinds' ddb.table_name and keywarden-meta), CreateTables (create
+	// missing tables, on-demand capacity; else they must exist, see deploy/).
+	Region       string
+	Endpoint     string
+	TablePrefix  string
+	CreateTables bool
 }
 
 // TicketOwners is ticket_owners.json: global settings and per-account

@@ -25,6 +25,7 @@ const (
 const (
 	DefaultRoleName  = "keywarden-audit"
 	DefaultStoreType = "sqlite"
+	StoreDynamoDB    = "dynamodb"
 	DefaultStorePath = "keywarden.db"
 )
 
@@ -89,7 +90,7 @@ func kindKeys(k policy.Kind) []string {
 }
 
 var (
-	storeKeys = []string{"type", "path"}
+	storeKeys = []string{"type", "path", "region", "endpoint", "table_prefix", "create_tables"}
 	ownerKeys = []string{"jira_project", "jira_owner", "jira_parent_ticket", "slack_owner"}
 )
 
@@ -299,14 +300,30 @@ func (l *loader) store(v *jvalue) {
 			switch strings.ToLower(s) {
 			case "sqlite":
 				l.cfg.Store.Type = DefaultStoreType
-			case "dynamodb":
-				l.add(f, key, m.val.String()+" is not supported yet", `use "sqlite"`)
+			case StoreDynamoDB:
+				l.cfg.Store.Type = StoreDynamoDB
 			default:
-				l.add(f, key, m.val.String()+" is not a known store type", `use "sqlite"`)
+				l.add(f, key, m.val.String()+" is not a known store type", `use "sqlite" or "dynamodb"`)
 			}
 		case "path":
 			if s, ok := l.str(f, key, m.val); ok && s != "" {
 				l.cfg.Store.Path = s
+			}
+		case "region":
+			if s, ok := l.str(f, key, m.val); ok {
+				l.cfg.Store.Region = s
+			}
+		case "endpoint":
+			if s, ok := l.str(f, key, m.val); ok {
+				l.cfg.Store.Endpoint = s
+			}
+		case "table_prefix":
+			if s, ok := l.str(f, key, m.val); ok {
+				l.cfg.Store.TablePrefix = s
+			}
+		case "create_tables":
+			if b, ok := l.boolean(f, key, m.val); ok {
+				l.cfg.Store.CreateTables = b
 			}
 		default:
 			l.unknown(f, key, m.key, storeKeys)

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/issues/dynamodb"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// openIssueStore opens the issue store config.json's store section names:
+// SQLite (--db, else store.path) or DynamoDB (store.region, else
+// aws.region; store.endpoint; store.table_prefix; store.create_tables; each
+// kind's ddb.table_name). Both implement issues.Locker too.
+func openIssueStore(ctx context.Context, g *globals, cfg *config.Config) (issues.Store, error) {
+	if cfg.Store.Type != config.StoreDynamoDB {
+		return openStore(ctx, g, cfg)
+	}
+	var opts []func(*awsconfig.LoadOptions) error
+	if g.env.AWSHTTPClient != nil {
+		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
+	}
+	region := cfg.Store.Region
+	if region == "" {
+		region = cfg.AWS.Region
+	}
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("issue store: load AWS configuration: %w", err)
+	}
+	if ac.Region == "" {
+		ac.Region = "us-east-1"
+	}
+	tables := map[policy.Kind]string{}
+	for k, kc := range cfg.Kinds {
+		if kc != nil && kc.TableName != "" {
+			tables[k] = kc.TableName
+		}
+	}
+	return dynamodb.Open(ctx, ac, cfg.Store.Endpoint, dynamodb.Options{
+		Tables:       tables,
+		TablePrefix:  cfg.Store.TablePrefix,
+		CreateTables: cfg.Store.CreateTables,
+	})
+}
