@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -26,6 +27,8 @@ type Sessions struct {
 	RoleName string // default keywarden-audit
 	// ExternalID for AssumeRole, optional.
 	ExternalID string
+	// Retry configures every client's retries (adaptive mode, bounded).
+	Retry Retry
 
 	once     sync.Once
 	identity *sts.GetCallerIdentityOutput
@@ -35,7 +38,7 @@ type Sessions struct {
 // Identity returns who the main credentials are (GetCallerIdentity, once).
 func (s *Sessions) Identity(ctx context.Context) (*sts.GetCallerIdentityOutput, error) {
 	s.once.Do(func() {
-		s.identity, s.err = sts.NewFromConfig(s.Main).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		s.identity, s.err = sts.NewFromConfig(s.Main, s.stsOpts).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if s.err != nil {
 			s.err = fmt.Errorf("who am I (sts get-caller-identity): %w", s.err)
 		}
@@ -62,13 +65,17 @@ func (s *Sessions) Config(ctx context.Context, a inventory.Account) (aws.Config,
 	}
 	arn := fmt.Sprintf("arn:%s:iam::%s:role/%s", partition(aws.ToString(id.Arn)), a.ID, role)
 	cfg := s.Main.Copy()
-	prov := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(s.Main), arn, func(o *stscreds.AssumeRoleOptions) {
+	prov := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(s.Main, s.stsOpts), arn, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName
 		if s.ExternalID != "" {
 			o.ExternalID = aws.String(s.ExternalID)
 		}
 	})
 	cfg.Credentials = aws.NewCredentialsCache(prov)
+	// Assume the role now: a refusal names the role, not the first IAM call.
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return aws.Config{}, fmt.Errorf("assume role %s: %w", arn, err)
+	}
 	return cfg, nil
 }
 
@@ -78,7 +85,26 @@ func (s *Sessions) IAM(ctx context.Context, a inventory.Account) (inventory.IAMR
 	if err != nil {
 		return nil, err
 	}
-	return iam.NewFromConfig(cfg), nil
+	return iam.NewFromConfig(cfg, func(o *iam.Options) {
+		o.Retryer, o.RetryMaxAttempts = s.Retry.Retryer(), s.Retry.attempts()
+	}), nil
+}
+
+// Organizations returns an Organizations client with the main credentials.
+func (s *Sessions) Organizations() *organizations.Client {
+	return organizations.NewFromConfig(s.Main, func(o *organizations.Options) {
+		o.Retryer, o.RetryMaxAttempts = s.Retry.Retryer(), s.Retry.attempts()
+	})
+}
+
+// Discover lists the organization's ACTIVE accounts that f selects, with
+// the main credentials.
+func (s *Sessions) Discover(ctx context.Context, f Filter) (*Discovered, error) {
+	return Discover(ctx, s.Organizations(), f)
+}
+
+func (s *Sessions) stsOpts(o *sts.Options) {
+	o.Retryer, o.RetryMaxAttempts = s.Retry.Retryer(), s.Retry.attempts()
 }
 
 func partition(arn string) string {

@@ -59,6 +59,9 @@ type Server struct {
 	maxInflight map[string]int
 	seq         int64
 	sns         *snsState // sns.go
+	org         *organization
+	// activeAccounts is how many accounts have a request in flight.
+	activeAccounts, maxActiveAccounts int
 }
 
 // Account is an AWS account to seed.
@@ -366,6 +369,7 @@ func (s *Server) ResetCalls() {
 	defer s.mu.Unlock()
 	s.calls = nil
 	s.maxInflight = map[string]int{}
+	s.maxActiveAccounts = s.activeAccounts
 }
 
 // CountCalls counts recorded requests for an account and action; "" matches
@@ -424,6 +428,15 @@ func (s *Server) MaxConcurrent(account string) int {
 		return s.maxInflight[allAccounts]
 	}
 	return s.maxInflight[account]
+}
+
+// MaxConcurrentAccounts is the highest number of distinct accounts that had
+// a request in flight at the same moment, since New or ResetCalls: what a
+// scan's account concurrency bound promises.
+func (s *Server) MaxConcurrentAccounts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxActiveAccounts
 }
 
 const allAccounts = "\x00all"

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,17 +45,32 @@ func newError(status int, code, format string, args ...any) *apiError {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeError(w, iamNamespace, "", newError(http.StatusBadRequest, "MalformedQueryString", "%v", err))
-		return
+	target := r.Header.Get("X-Amz-Target") // JSON 1.1 (Organizations)
+	var form url.Values
+	var action string
+	if target != "" {
+		body, _ := io.ReadAll(r.Body)
+		var err error
+		if form, err = orgParams(body); err != nil {
+			writeJSONError(w, "", newError(http.StatusBadRequest, "SerializationException", "%v", err))
+			return
+		}
+		action = strings.TrimPrefix(target, orgTargetPrefix)
+	} else {
+		if err := r.ParseForm(); err != nil {
+			writeError(w, iamNamespace, "", newError(http.StatusBadRequest, "MalformedQueryString", "%v", err))
+			return
+		}
+		form = r.Form
+		action = form.Get("Action")
 	}
-	form := r.Form
-	action := form.Get("Action")
 	akid, service := parseCredential(r.Header.Get("Authorization"))
 	if akid == "" {
 		akid, service = parseCredentialScope(form.Get("X-Amz-Credential"))
 	}
-	if service != "iam" && service != "sts" && service != "sns" {
+	if target != "" {
+		service = "organizations"
+	} else if service != "iam" && service != "sts" && service != "sns" {
 		service = "iam"
 		if stsActions[action] {
 			service = "sts"
@@ -105,6 +121,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.leave(call.Account)
 
 	s.sleep(r.Context(), max(delay, minResponseDelay))
+	if target != "" {
+		s.serveOrganizations(w, requestID, action, p, form, fail)
+		return
+	}
 	if fail != nil {
 		writeError(w, namespace, requestID, fail)
 		return
@@ -179,6 +199,10 @@ func (s *Server) matchFaults(account, action string) (time.Duration, *apiError) 
 
 // enter counts a request in flight; the caller holds s.mu.
 func (s *Server) enter(account string) {
+	if s.inflight[account] == 0 {
+		s.activeAccounts++
+		s.maxActiveAccounts = max(s.maxActiveAccounts, s.activeAccounts)
+	}
 	for _, k := range []string{account, allAccounts} {
 		s.inflight[k]++
 		if s.inflight[k] > s.maxInflight[k] {
@@ -192,6 +216,9 @@ func (s *Server) leave(account string) {
 	defer s.mu.Unlock()
 	s.inflight[account]--
 	s.inflight[allAccounts]--
+	if s.inflight[account] == 0 {
+		s.activeAccounts--
+	}
 }
 
 // keyInactive reports whether the caller's access key is seeded in its

@@ -20,6 +20,7 @@ import (
 	"github.com/keywarden/keywarden/internal/issues/sqlite"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/progress"
 )
 
 type scanFlags struct {
@@ -34,6 +35,14 @@ type scanFlags struct {
 	// pollInterval of credential report generation (hidden; tests).
 	pollInterval  time.Duration
 	reportTimeout time.Duration
+	// Organization scale (issue 5).
+	org              bool
+	include, exclude []string
+	concurrency      int
+	accountTimeout   time.Duration
+	allowPartial     bool
+	maxAttempts      int
+	retryMaxBackoff  time.Duration // hidden; tests
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -70,6 +79,15 @@ Sources:
 	fl.DurationVar(&f.pollInterval, "report-poll-interval", 2*time.Second, "wait between credential report generation polls")
 	_ = fl.MarkHidden("report-poll-interval")
 	fl.DurationVar(&f.reportTimeout, "report-timeout", 2*time.Minute, "give up on an account whose credential report is not ready (or refused with LimitExceeded) after this long")
+	fl.BoolVar(&f.org, "org", false, "discover the accounts with AWS Organizations (ACTIVE accounts only; needs the management account's or a delegated administrator's credentials); also aws.organization.discover")
+	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
+	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
+	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
+	fl.DurationVar(&f.accountTimeout, "account-timeout", 30*time.Minute, "fail an account whose scan takes longer than this (0: no limit)")
+	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
+	fl.IntVar(&f.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (adaptive retry with jittered backoff)")
+	fl.DurationVar(&f.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
+	_ = fl.MarkHidden("retry-max-backoff")
 	return cmd
 }
 
@@ -149,10 +167,26 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		track = false
 	}
 
-	eng := &engine.Engine{Rules: rules, Exemptions: cfg.Exemptions(), Log: log}
+	if f.concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: use 1 or more", f.concurrency)
+	}
+	filter := accounts.Filter{Include: cfg.AWS.Organization.Include, Exclude: cfg.AWS.Organization.Exclude}
+	if len(f.include) > 0 {
+		filter.Include = f.include
+	}
+	filter.Exclude = append(append([]string{}, filter.Exclude...), f.exclude...)
+	if err := filter.Validate(); err != nil {
+		return fmt.Errorf("--include/--exclude: %w", err)
+	}
+	eng := &engine.Engine{Rules: rules, Exemptions: cfg.Exemptions(), Log: log,
+		Concurrency: f.concurrency, AccountTimeout: f.accountTimeout}
 	var accts []inventory.Account
+	var discovered *accounts.Discovered
 	switch {
 	case f.reportFile != "":
+		if f.org {
+			return fmt.Errorf("--org needs AWS access: drop --credential-report")
+		}
 		eng.Source = &inventory.FileSource{Path: f.reportFile}
 		accts = []inventory.Account{{}}
 	default:
@@ -160,7 +194,15 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		if err != nil {
 			return err
 		}
-		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName}
+		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName, ExternalID: cfg.AWS.ExternalID,
+			Retry: accounts.Retry{MaxAttempts: f.maxAttempts, MaxBackoff: f.retryMaxBackoff}}
+		accts, discovered, err = scanAccounts(ctx, sess, cfg, filter, f.org || cfg.AWS.Organization.Discover)
+		if err != nil {
+			return err
+		}
+		for _, inactive := range inactiveOf(discovered) {
+			log.Info("organization account skipped", "account", inactive)
+		}
 		switch f.source {
 		case "report":
 			eng.Source = &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), PollInterval: f.pollInterval, PollTimeout: f.reportTimeout}
@@ -168,12 +210,6 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 			eng.Source = &inventory.LiveSource{Clients: sess.IAM}
 		default:
 			return fmt.Errorf("--source %q: use report or live", f.source)
-		}
-		for _, a := range cfg.AWS.Accounts {
-			accts = append(accts, inventory.Account{ID: a.ID, Name: a.Name})
-		}
-		if len(accts) == 0 {
-			accts = []inventory.Account{{}}
 		}
 	}
 	if len(f.accounts) > 0 {
@@ -190,7 +226,13 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		defer st.Close()
 		eng.Store = st
 	}
+	var bar *progress.Bar
+	if opts.Format != output.JSON && stderrTTY(g.env) {
+		bar = progress.New(g.env.Stderr, len(accts))
+		eng.Progress = func(p engine.Progress) { bar.Update(p.Done, p.Findings, p.Failed) }
+	}
 	res, err := eng.Scan(ctx, accts, asOf)
+	bar.Clear()
 	if err != nil {
 		return err
 	}
@@ -202,13 +244,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	if err := output.Findings(g.env.Stdout, res.Findings(), opts); err != nil {
 		return err
 	}
-	summary(g.env.Stderr, res, track)
-	if failed := res.Failed(); len(failed) > 0 {
-		var lines []string
-		for _, a := range failed {
-			lines = append(lines, "  "+a.Err.Error())
-		}
-		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed:\n%s", len(failed), len(res.Accounts), strings.Join(lines, "\n"))}
+	summary(g.env.Stderr, res, track, discovered)
+	if failed := res.Failed(); len(failed) > 0 && !f.allowPartial {
+		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
 	}
 	if f.failOn != "" && matchesFailOn(res.Findings(), policy.Stage(f.failOn)) {
 		return &ExitError{Code: ExitFindings}
@@ -248,7 +286,7 @@ func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
 	return false
 }
 
-func summary(w io.Writer, res *engine.Result, tracked bool) {
+func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discovered) {
 	var users, calls, viol, warn, white, nw, upd, closed int
 	for _, a := range res.Accounts {
 		users += a.Users
@@ -277,10 +315,31 @@ func summary(w io.Writer, res *engine.Result, tracked bool) {
 	if calls > 0 {
 		fmt.Fprintf(w, "; %d AWS API calls", calls)
 	}
-	if n := len(res.Failed()); n > 0 {
+	if n := len(res.Skipped); n > 0 {
+		fmt.Fprintf(w, "; %d account(s) skipped (no enabled check covers them)", n)
+	}
+	if n := len(inactiveOf(d)); n > 0 {
+		fmt.Fprintf(w, "; %d suspended/closed organization account(s) skipped", n)
+	}
+	fmt.Fprintf(w, "; %s", res.Duration.Round(time.Millisecond))
+	failed := res.Failed()
+	if n := len(failed); n > 0 {
 		fmt.Fprintf(w, "; %d account(s) FAILED", n)
 	}
 	fmt.Fprintln(w)
+	for _, a := range failed {
+		fmt.Fprintf(w, "  FAILED %s: %v\n", accountLabel(a.Account), a.Err)
+	}
+}
+
+func accountLabel(a inventory.Account) string {
+	switch {
+	case a.ID == "":
+		return "(current credentials' account)"
+	case a.Name != "":
+		return a.ID + " (" + a.Name + ")"
+	}
+	return a.ID
 }
 
 // issueFilterStatuses parses --status.

@@ -42,6 +42,10 @@ type AWS struct {
 	RoleName string
 	// Region for IAM/STS clients ("" = SDK default chain).
 	Region string
+	// ExternalID passed to AssumeRole ("" = none).
+	ExternalID string
+	// Organization is Organizations discovery (aws.organization).
+	Organization Organization
 }
 
 // Account is one entry of aws.accounts (id -> name).

@@ -72,7 +72,7 @@ var hammerWhitelistSections = union(hammerSections, set("public_ami_issues"))
 // Keys of the "aws" section keywarden uses, and Hammer's others (accepted,
 // unused).
 var (
-	awsKeys       = []string{"region", "accounts", "role_name"}
+	awsKeys       = []string{"region", "accounts", "role_name", "external_id", "organization"}
 	hammerAWSKeys = []string{
 		"main_account_id", "regions", "role_name_identification",
 		"role_name_reporting", "ddb_backup", "s3_backup_bucket",
@@ -260,6 +260,12 @@ func (l *loader) aws(v *jvalue) {
 			if s, ok := l.str(f, key, m.val); ok && s != "" {
 				l.cfg.AWS.RoleName = s
 			}
+		case "external_id":
+			if s, ok := l.str(f, key, m.val); ok {
+				l.cfg.AWS.ExternalID = s
+			}
+		case "organization":
+			l.organization(key, m.val)
 		case "accounts":
 			if m.val.t == jNull || !l.object(f, key, m.val) {
 				continue

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -21,8 +22,24 @@ type Engine struct {
 	Rules      []policy.Rule
 	Exemptions policy.Exemptions
 	Log        *slog.Logger
-	// Concurrency: accounts scanned at once (default 4).
+	// Concurrency: accounts scanned at once (default DefaultConcurrency).
 	Concurrency int
+	// AccountTimeout bounds one account's scan (0: no bound). An account
+	// that runs out of time fails; the others go on.
+	AccountTimeout time.Duration
+	// Progress, when set, is called after each account, one call at a time,
+	// in the order accounts finish.
+	Progress func(Progress)
+}
+
+// DefaultConcurrency is how many accounts are scanned at once by default.
+const DefaultConcurrency = 16
+
+// Progress is the state of a scan after one more account finished.
+type Progress struct {
+	Total, Done, Failed, Findings int
+	// Last is the account that just finished (its findings included).
+	Last *AccountResult
 }
 
 // AccountResult is the outcome of one account's scan.
@@ -34,6 +51,7 @@ type AccountResult struct {
 	Calls    map[string]int
 	// ReportGenerated is when the credential report used was generated.
 	ReportGenerated time.Time
+	Duration        time.Duration
 	Err             error
 }
 
@@ -50,6 +68,11 @@ func (r *AccountResult) CallCount() int {
 type Result struct {
 	AsOf     time.Time
 	Accounts []AccountResult
+	// Skipped are accounts no enabled rule applies to (the kinds'
+	// accounts lists): not scanned at all.
+	Skipped []inventory.Account
+	// Duration is the wall time of the scan.
+	Duration time.Duration
 }
 
 // Failed lists the accounts whose scan failed.
@@ -79,27 +102,82 @@ func Screen(rules []policy.Rule, asOf time.Time) inventory.Screen {
 	}
 }
 
-// Scan audits every account. One account's failure is recorded in its
+// Scan audits every account, at most Concurrency at a time. Each account's
+// facts live only while that account is evaluated and tracked: memory grows
+// with the accounts in flight and the findings kept, not with the users of
+// the organization. One account's failure (or timeout) is recorded in its
 // result and the others go on; the error return is for failures that stop
-// the whole run (none today besides a cancelled context).
+// the whole run (a cancelled context).
 func (e *Engine) Scan(ctx context.Context, accounts []inventory.Account, asOf time.Time) (*Result, error) {
-	res := &Result{AsOf: asOf, Accounts: make([]AccountResult, len(accounts))}
+	start := time.Now()
+	res := &Result{AsOf: asOf}
+	var todo []inventory.Account
+	for _, a := range accounts {
+		if a.ID != "" && !e.applies(a.ID) {
+			res.Skipped = append(res.Skipped, a)
+			continue
+		}
+		todo = append(todo, a)
+	}
+	res.Accounts = make([]AccountResult, len(todo))
 	n := e.Concurrency
 	if n <= 0 {
-		n = 4
+		n = DefaultConcurrency
 	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for i, a := range accounts {
+	n = min(n, max(len(todo), 1))
+	var (
+		mu   sync.Mutex
+		prog = Progress{Total: len(todo)}
+		wg   sync.WaitGroup
+		next = make(chan int)
+	)
+	for range n {
 		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, a inventory.Account) {
-			defer func() { <-sem; wg.Done() }()
-			res.Accounts[i] = e.scanAccount(ctx, a, asOf)
-		}(i, a)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := e.scanAccount(ctx, todo[i], asOf)
+				mu.Lock()
+				res.Accounts[i] = r
+				prog.Done++
+				if r.Err != nil {
+					prog.Failed++
+				}
+				prog.Findings += len(r.Findings)
+				if e.Progress != nil {
+					p := prog
+					p.Last = &res.Accounts[i]
+					e.Progress(p)
+				}
+				mu.Unlock()
+			}
+		}()
 	}
+feed:
+	for i := range todo {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			for j := i; j < len(todo); j++ {
+				res.Accounts[j] = AccountResult{Account: todo[j], Err: fmt.Errorf("account %s: not scanned: %w", todo[j].ID, ctx.Err())}
+			}
+			break feed
+		}
+	}
+	close(next)
 	wg.Wait()
+	res.Duration = time.Since(start)
 	return res, ctx.Err()
+}
+
+// applies reports whether any rule covers account.
+func (e *Engine) applies(account string) bool {
+	for _, r := range e.Rules {
+		if r.AppliesTo(account) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) log() *slog.Logger {
@@ -112,8 +190,17 @@ func (e *Engine) log() *slog.Logger {
 func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time.Time) AccountResult {
 	r := AccountResult{Account: a}
 	start := time.Now()
+	defer func() { r.Duration = time.Since(start) }()
+	if e.AccountTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, e.AccountTimeout, &TimeoutError{Account: a.ID, After: e.AccountTimeout})
+		defer cancel()
+	}
 	facts, err := e.Source.Collect(ctx, a)
 	if err != nil {
+		if c := context.Cause(ctx); c != nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%w)", c, err)
+		}
 		r.Err = err
 		e.log().Error("scan failed", "account", a.ID, "err", err)
 		return r
@@ -160,4 +247,14 @@ func (e *Engine) track(ctx context.Context, facts *inventory.Facts, findings []p
 		return nil, err
 	}
 	return ch, nil
+}
+
+// TimeoutError is why an account that ran out of --account-timeout failed.
+type TimeoutError struct {
+	Account string
+	After   time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("account %s: timed out after %s (raise --account-timeout)", e.Account, e.After)
 }

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/inventory"
+)
+
+// scanAccounts decides which accounts a scan covers: the organization's
+// ACTIVE accounts (discover), else aws.accounts, else the account of the
+// current credentials; include/exclude applied. Names from aws.accounts
+// fill in where Organizations has none.
+func scanAccounts(ctx context.Context, sess *accounts.Sessions, cfg *config.Config, filter accounts.Filter, discover bool) ([]inventory.Account, *accounts.Discovered, error) {
+	var accts []inventory.Account
+	var d *accounts.Discovered
+	if discover {
+		var err error
+		if d, err = sess.Discover(ctx, filter); err != nil {
+			return nil, nil, err
+		}
+		accts = d.Accounts
+		for i := range accts {
+			if accts[i].Name == "" {
+				accts[i].Name = cfg.AccountName(accts[i].ID)
+			}
+		}
+	} else {
+		for _, a := range cfg.AWS.Accounts {
+			accts = append(accts, inventory.Account{ID: a.ID, Name: a.Name})
+		}
+		accts = filter.Apply(accts)
+	}
+	if len(accts) == 0 {
+		if discover || len(cfg.AWS.Accounts) > 0 {
+			return nil, d, fmt.Errorf("no account to scan: %s left none (check --include/--exclude and aws.organization)", source(discover))
+		}
+		return []inventory.Account{{}}, nil, nil
+	}
+	// Who the main credentials are, once, before any account's own
+	// timeout: that account is scanned without assuming a role.
+	if _, err := sess.Identity(ctx); err != nil {
+		return nil, nil, err
+	}
+	return accts, d, nil
+}
+
+// inactive is nil-safe.
+func inactiveOf(d *accounts.Discovered) []string {
+	if d == nil {
+		return nil
+	}
+	return d.Inactive
+}
+
+func stderrTTY(env Env) bool {
+	f, ok := env.Stderr.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func source(discover bool) string {
+	if discover {
+		return "the organization's ACTIVE accounts filtered by include/exclude"
+	}
+	return "aws.accounts filtered by include/exclude"
+}
