@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack/slacktest"
+
 	"github.com/keywarden/keywarden/internal/awstest"
+	"github.com/keywarden/keywarden/internal/notify/jira/jiratest"
 )
 
 // reportConfig turns reporting on for every kind; extra is spliced into the
@@ -203,5 +208,161 @@ func TestReportSNSMessages(t *testing.T) {
 		if c.Action == "Publish" && c.Service != "sns" {
 			t.Errorf("Publish recorded as %s", c.Service)
 		}
+	}
+}
+
+// slackAPI is slack-go's slacktest server with chat.postMessage recorded.
+type slackAPI struct {
+	*slacktest.Server
+	mu    sync.Mutex
+	posts []url.Values
+}
+
+func newSlackAPI(t *testing.T) *slackAPI {
+	s := &slackAPI{}
+	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if r.Form.Get("token") != "xoxb-keywarden" {
+				_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
+				return
+			}
+			s.posts = append(s.posts, r.Form)
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": fmt.Sprintf("1764072000.%06d", len(s.posts))})
+		})
+	})
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *slackAPI) got() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.posts...)
+}
+
+func TestReportSlackBotRoutingAndWarningInterval(t *testing.T) {
+	api := newSlackAPI(t)
+	w := newWorld(t, reportConfig(`"slack": {"api_url": "`+api.GetAPIURL()+`"}`))
+	w.writeFile("ticket_owners.json", `{"slack_owner": "#security",
+	  "account": {"111111111111": {"slack_owner": ["#alpha-team", "UOWNER1"]}}}`)
+	acct := seedAlpha()
+	for i := range acct.Users {
+		switch acct.Users[i].Name {
+		case "carol":
+			acct.Users[i].Tags = map[string]string{"Slack": "UCAROL1"}
+		case "alice":
+			acct.Users[i].Tags = map[string]string{"Slack": "subteam-SALICE1"}
+		case "bob":
+			acct.Users[i].Tags = map[string]string{"Slack": "bob.smith"}
+		}
+	}
+	w.srv.AddAccount(acct)
+	w.scan(0, "-o", "json")
+	env := map[string]string{"KEYWARDEN_SLACK_TOKEN": "xoxb-keywarden"}
+
+	// --dry-run prints both digests and sends nothing.
+	dry := w.report(env, 0, asOf, "--dry-run")
+	if len(api.got()) != 0 || strings.Count(dry.stdout, "--- slack to ") != 2 {
+		t.Fatalf("dry run sent %d, printed:\n%s", len(api.got()), dry.stdout)
+	}
+
+	w.report(env, 0, asOf)
+	posts := api.got()
+	if len(posts) != 2 || posts[0].Get("channel") != "#alpha-team" || posts[1].Get("channel") != "UOWNER1" {
+		t.Fatalf("posts: %d %v", len(posts), posts)
+	}
+	blocks := posts[0].Get("blocks")
+	for _, want := range []string{`\u003c@UCAROL1\u003e`, `\u003c!subteam^SALICE1\u003e`, "`bob`", "expires in 5 days", "Console password"} {
+		if !strings.Contains(blocks, want) {
+			t.Errorf("digest lacks %s:\n%s", want, blocks)
+		}
+	}
+	if strings.Contains(blocks, "bob.smith") {
+		t.Errorf("an invalid Slack tag was used as a mention")
+	}
+	// Warnings every 3 days (user_inactivepasswords.warning_interval_days):
+	// not the next day, again on the third; violations are not repeated.
+	w.report(env, 0, asOf.Add(24*time.Hour))
+	if n := len(api.got()); n != 2 {
+		t.Fatalf("a day later: %d posts, want still 2", n)
+	}
+	w.report(env, 0, asOf.Add(3*24*time.Hour-2*time.Hour))
+	posts = api.got()
+	if len(posts) != 4 {
+		t.Fatalf("three days later: %d posts, want 4", len(posts))
+	}
+	if b := posts[2].Get("blocks"); !strings.Contains(b, "carol") || strings.Contains(b, "alice") || !strings.Contains(b, "expires in 3 days") {
+		t.Errorf("the repeated warning:\n%s", b)
+	}
+}
+
+func TestReportJiraTicketClosedWhenKeyRotated(t *testing.T) {
+	jira := jiratest.New("bot@example.com", "jira-secret")
+	t.Cleanup(jira.Close)
+	w := newWorld(t, reportConfig(`"jira": {"server": "`+jira.URL+`", "user": "bot@example.com", "labels": ["iam"]}`))
+	w.writeFile("ticket_owners.json", `{"jira_project": "AWSSEC", "jira_owner": "Support-General", "jira_parent_ticket": "AWSSEC-1",
+	  "account": {"111111111111": {"jira_owner": "Support-Cloud"}}}`)
+	w.srv.AddAccount(seedAlpha())
+	w.scan(0, "-o", "json")
+	env := map[string]string{"KEYWARDEN_JIRA_TOKEN": "jira-secret"}
+
+	// JIRA fails once: that ticket is created on the next run, only once.
+	jira.Fail(1)
+	r := w.report(env, 1, asOf)
+	if strings.Contains(r.stderr, "jira-secret") {
+		t.Errorf("the token leaked:\n%s", r.stderr)
+	}
+	w.report(env, 0, asOf)
+	tickets := jira.Tickets()
+	if len(tickets) != 5 {
+		t.Fatalf("tickets: %d, want 5", len(tickets))
+	}
+	for _, tk := range tickets {
+		if tk.Project != "AWSSEC" || tk.Assignee != "Support-Cloud" || strings.Join(tk.Links, ",") != "AWSSEC-1" ||
+			tk.Status != "To Do" || len(tk.Comments) != 0 || tk.Type != "Task" {
+			t.Errorf("ticket %+v", tk)
+		}
+		if !strings.Contains(strings.Join(tk.Labels, ","), "keywarden-") || strings.Contains(tk.Description, "AKIAALICE0000000OLD1") {
+			t.Errorf("ticket %s labels %v / unmasked key", tk.Key, tk.Labels)
+		}
+	}
+
+	// alice rotates: the old key is deleted, a new one in use.
+	acct := seedAlpha()
+	for i := range acct.Users {
+		if acct.Users[i].Name == "alice" {
+			acct.Users[i].Keys = []awstest.Key{{ID: "AKIAALICE0000000NEW3", Created: daysAgo(0.5), LastUsed: at(daysAgo(0.1))},
+				acct.Users[i].Keys[1]}
+		}
+	}
+	w.srv.AddAccount(acct)
+	w.scan(0, "-o", "json")
+	w.report(env, 0, asOf.Add(time.Hour))
+	tickets = jira.Tickets()
+	if len(tickets) != 5 {
+		t.Fatalf("tickets after rotation: %d, want still 5", len(tickets))
+	}
+	done := 0
+	for _, tk := range tickets {
+		if strings.Contains(tk.Summary, "alice") {
+			if tk.Status != "Done" || len(tk.Comments) != 1 || !strings.Contains(tk.Comments[0], "no longer flagged") {
+				t.Errorf("alice's ticket %s: status %s comments %q", tk.Key, tk.Status, tk.Comments)
+			}
+			done++
+		} else if tk.Status != "To Do" {
+			t.Errorf("ticket %s closed: %+v", tk.Key, tk)
+		}
+	}
+	if done != 2 {
+		t.Errorf("alice's tickets closed: %d, want 2", done)
+	}
+	calls := len(jira.Calls())
+	w.report(env, 0, asOf.Add(2*time.Hour))
+	if n := len(jira.Calls()); n != calls {
+		t.Errorf("a run with nothing due called JIRA %d times", n-calls)
 	}
 }

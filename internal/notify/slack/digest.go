@@ -25,6 +25,8 @@ func (m Message) payload() map[string]any {
 const (
 	maxBlocks      = 50
 	maxSectionText = 2900
+	// maxNotices keeps a message readable (and far below Slack's size limit).
+	maxNotices = 100
 )
 
 type group struct {
@@ -118,6 +120,11 @@ func Digest(target string, ns []*notify.Notice, showKeyIDs bool) []Message {
 				buf, bufN, size = nil, nil, 0
 			}
 			for i, l := range lines {
+				if len(cur.Notices)+len(buf) >= maxNotices {
+					emit()
+					flush()
+					section(g.title + " (continued)")
+				}
 				if size+len(l)+1 > maxSectionText {
 					emit()
 				}
