@@ -178,25 +178,47 @@ func (f Finding) Whitelisted() bool { return f.Exemption != "" }
 func Evaluate(facts *inventory.Facts, rules []Rule, ex Exemptions, asOf time.Time) []Finding {
 	var out []Finding
 	account := facts.Account.ID
+	applied := make([]Rule, 0, len(rules))
 	for _, r := range rules {
-		if !r.AppliesTo(account) {
-			continue
-		}
-		for i := range facts.Users {
-			out = EvaluateUser(out, account, &facts.Users[i], r, ex, asOf)
+		if r.AppliesTo(account) {
+			applied = append(applied, r)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.UserName != b.UserName {
-			return a.UserName < b.UserName
+	// User by user, so that findings come grouped by user and only each
+	// user's few findings need ordering; the whole list is sorted only when
+	// the users are not in name order (a credential report's are).
+	sorted := true
+	for i := range facts.Users {
+		u := &facts.Users[i]
+		if i > 0 && facts.Users[i-1].Name > u.Name {
+			sorted = false
 		}
-		if a.Kind != b.Kind {
-			return kindOrder(a.Kind) < kindOrder(b.Kind)
+		start := len(out)
+		for _, r := range applied {
+			out = EvaluateUser(out, account, u, r, ex, asOf)
 		}
-		return a.Subject() < b.Subject()
-	})
+		// Insertion sort (stable, no allocation): a user has a few findings.
+		for i := start + 1; i < len(out); i++ {
+			for j := i; j > start && findingLess(&out[j], &out[j-1]); j-- {
+				out[j], out[j-1] = out[j-1], out[j]
+			}
+		}
+	}
+	if !sorted {
+		sort.SliceStable(out, func(i, j int) bool { return findingLess(&out[i], &out[j]) })
+	}
 	return out
+}
+
+// findingLess orders findings by user, kind and subject.
+func findingLess(a, b *Finding) bool {
+	if a.UserName != b.UserName {
+		return a.UserName < b.UserName
+	}
+	if a.Kind != b.Kind {
+		return kindOrder(a.Kind) < kindOrder(b.Kind)
+	}
+	return a.Subject() < b.Subject()
 }
 
 func kindOrder(k Kind) int {
