@@ -136,7 +136,9 @@ func (c *Channel) deliver(ctx context.Context, n *notify.Notice) (string, error)
 				return "", c.err("search ticket", err)
 			}
 			if len(found) > 0 {
-				key = found[0].Key
+				// Created by that attempt: its description tells this
+				// notice already.
+				key, created = found[0].Key, true
 			}
 		}
 		if key == "" {
@@ -331,7 +333,11 @@ func Comment(n *notify.Notice, show bool) string {
 	case notify.Remediated:
 		return fmt.Sprintf("The %s was %s. Closing.", notify.KeyLabel(&n.Issue, show), n.Outcome())
 	case notify.Resolved:
-		return fmt.Sprintf("The %s is no longer flagged: %s. Closing.", notify.KeyLabel(&n.Issue, show), n.Outcome())
+		reason := n.Issue.CloseReason
+		if reason == "" {
+			reason = "no longer detected"
+		}
+		return fmt.Sprintf("The %s is no longer flagged: %s. Closing.", notify.KeyLabel(&n.Issue, show), reason)
 	case notify.Whitelisted:
 		return fmt.Sprintf("The %s is %s. Closing.", notify.KeyLabel(&n.Issue, show), n.Outcome())
 	}
