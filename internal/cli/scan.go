@@ -231,6 +231,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		bar = progress.New(g.env.Stderr, len(accts))
 		eng.Progress = func(p engine.Progress) { bar.Update(p.Done, p.Findings, p.Failed) }
 	}
+	eng.Ages = opts.Format == output.HTML
 	res, err := eng.Scan(ctx, accts, asOf)
 	bar.Clear()
 	if err != nil {
@@ -241,7 +242,12 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
 		}
 	}
-	if err := output.Findings(g.env.Stdout, res.Findings(), opts); err != nil {
+	if opts.Format == output.HTML {
+		err = output.RenderHTML(g.env.Stdout, scanReport(res, cfg, rules), opts)
+	} else {
+		err = output.Findings(g.env.Stdout, res.Findings(), opts)
+	}
+	if err != nil {
 		return err
 	}
 	summary(g.env.Stderr, res, track, discovered)

@@ -30,6 +30,9 @@ type Engine struct {
 	// Progress, when set, is called after each account, one call at a time,
 	// in the order accounts finish.
 	Progress func(Progress)
+	// Ages: also count every credential's age per account (the HTML
+	// report's chart), AccountResult.Ages.
+	Ages bool
 }
 
 // DefaultConcurrency is how many accounts are scanned at once by default.
@@ -52,7 +55,9 @@ type AccountResult struct {
 	// ReportGenerated is when the credential report used was generated.
 	ReportGenerated time.Time
 	Duration        time.Duration
-	Err             error
+	// Ages of the account's credentials, when Engine.Ages.
+	Ages *policy.AgeHistogram
+	Err  error
 }
 
 // CallCount is the total number of API calls made for the account.
@@ -210,6 +215,10 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 	}
 	r.Users, r.Calls, r.ReportGenerated = len(facts.Users), facts.Calls, facts.ReportGenerated
 	r.Findings = policy.Evaluate(facts, e.Rules, e.Exemptions, asOf)
+	if e.Ages {
+		r.Ages = policy.NewAgeHistogram()
+		r.Ages.Add(facts, e.Rules, asOf)
+	}
 	if e.Store != nil {
 		ch, err := e.track(ctx, facts, r.Findings, asOf)
 		if err != nil {
