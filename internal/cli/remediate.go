@@ -200,6 +200,7 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	plan := remediate.MakePlan(sel, pol, s.asOf)
 	outs, err := s.exec.Execute(ctx, plan)
 	outs = append(recon, outs...)
+	g.collect.remediated(outs)
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
 		err = rerr
 	}

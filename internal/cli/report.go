@@ -93,6 +93,7 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 	if err != nil {
 		return err
 	}
+	g.collect.reported(results, setupErrs)
 	if f.dryRun {
 		fmt.Fprint(g.env.Stderr, "dry run, nothing sent:\n")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/output"
 )
 
@@ -74,6 +75,12 @@ type globals struct {
 	showKeyIDs bool
 	outFile    string
 	tmpOut     *os.File
+	// collect gathers the steps' results during keywarden run (nil otherwise).
+	collect *runCollector
+	// cfg, when set (serve), is the configuration every command uses instead
+	// of reading --config-dir: the daemon swaps it on SIGHUP only when the
+	// new files validate.
+	cfg *config.Config
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -176,7 +183,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
-		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g),
+		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g),
 		newReportCmd(g))
 	return root, g
 }

@@ -92,6 +92,9 @@ Sources:
 }
 
 func loadConfig(g *globals) (*config.Config, error) {
+	if g.cfg != nil {
+		return g.cfg, nil
+	}
 	cfg, err := config.Load(g.configDir)
 	if err != nil {
 		var p *config.Problems
@@ -237,6 +240,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
+	g.collect.scanned(res, track)
 	for i := range res.Accounts {
 		if res.Accounts[i].Account.Name == "" {
 			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
