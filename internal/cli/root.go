@@ -10,8 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,6 +55,11 @@ type Env struct {
 	// AWSHTTPClient, when set, carries every AWS call (tests use the loopback
 	// server's client); nil means the SDK's default.
 	AWSHTTPClient aws.HTTPClient
+	// After waits like time.After (serve's schedule); nil means time.After.
+	After func(time.Duration) <-chan time.Time
+	// Hangup returns the channel on which SIGHUP arrives, and a stop func
+	// (serve reloads its configuration); nil means no reloads.
+	Hangup func() (<-chan os.Signal, func())
 }
 
 // DefaultEnv is the process environment.
@@ -62,6 +69,12 @@ func DefaultEnv() Env {
 		Getenv: os.Getenv, Now: time.Now,
 		StdoutTTY: isatty.IsTerminal(os.Stdout.Fd()) || isatty.IsCygwinTerminal(os.Stdout.Fd()),
 		StdinTTY:  isatty.IsTerminal(os.Stdin.Fd()) || isatty.IsCygwinTerminal(os.Stdin.Fd()),
+		After:     time.After,
+		Hangup: func() (<-chan os.Signal, func()) {
+			ch := make(chan os.Signal, 1)
+			signal.Notify(ch, syscall.SIGHUP)
+			return ch, func() { signal.Stop(ch) }
+		},
 	}
 }
 
@@ -183,7 +196,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
-		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g),
+		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g), newServeCmd(g),
 		newReportCmd(g))
 	return root, g
 }

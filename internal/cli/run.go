@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/engine"
+	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -94,6 +97,7 @@ type runFlags struct {
 	allowPartial bool
 	profile      string
 	region       string
+	lockTTL      time.Duration
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -114,12 +118,16 @@ account or step failed (--allow-partial: only when nothing was scanned).
 --dry-run tracks nothing, sends nothing and changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sum, err := runOnce(cmd.Context(), g, f)
+			sum, _, err := runOnce(cmd.Context(), g, f)
 			if err != nil {
 				return err
 			}
 			if werr := writeRunSummary(g, sum); werr != nil {
 				return werr
+			}
+			if sum.Result == "skipped" {
+				fmt.Fprintln(g.env.Stderr, "keywarden run: skipped: another run holds the lock")
+				return nil
 			}
 			if sum.Result == "failed" || (sum.Result == "partial" && !f.allowPartial) {
 				return &ExitError{Code: ExitError1, Msg: "keywarden run: " + strings.Join(sum.Failures, "; ")}
@@ -134,24 +142,41 @@ account or step failed (--allow-partial: only when nothing was scanned).
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 when some accounts or steps failed but others succeeded")
 	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: the standard credential chain)")
 	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls")
+	fl.DurationVar(&f.lockTTL, "lock-ttl", 2*time.Hour, "lease of the run lock in the store: a crashed run blocks others this long at most; must exceed the longest run")
 	return cmd
 }
 
 // runOnce runs the three steps and summarises them. Errors returned are
 // those that stop the run before it starts (bad flags, bad config); step
 // failures are in the summary.
-func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, error) {
+func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCollector, error) {
 	started := g.env.Now()
 	asOf, err := parseAsOf(f.asOf, g.env.Now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := g.outputOptions(asOf); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	// One run at a time per store: two daemons sharing DynamoDB, or cron and
+	// a daemon sharing a SQLite file, never act at once. A dry run changes
+	// nothing and takes no lock.
+	if !f.dryRun {
+		release, err := lockRun(ctx, g, cfg, f.lockTTL)
+		if errors.Is(err, issues.ErrLocked) {
+			g.logger().Warn("another keywarden run holds the lock: skipping this run", "err", err)
+			sum := &RunSummary{Schema: "keywarden.run/v1", Started: started, AsOf: asOf, Result: "skipped",
+				Failures: []string{"lock: " + err.Error()}, Duration: "0s"}
+			return sum, &runCollector{}, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		defer release()
 	}
 	// The steps run as the commands do, with the run's clock and options;
 	// their own output is shown only with --details.
@@ -216,7 +241,7 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, error) 
 	if c.scan == nil {
 		sum.Result = "failed"
 		sum.Duration = g.env.Now().Sub(started).Round(time.Millisecond).String()
-		return sum, nil
+		return sum, c, nil
 	}
 	scannedOK := 0
 	for _, a := range c.scan.Accounts {
@@ -277,7 +302,41 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, error) 
 		sum.Result = "ok"
 	}
 	sum.Duration = g.env.Now().Sub(started).Round(time.Millisecond).String()
-	return sum, nil
+	return sum, c, nil
+}
+
+// RunLockName is the store lock every run takes.
+const RunLockName = "keywarden-run"
+
+// lockRun takes the run lock in the configured store; release frees it and
+// closes the store.
+func lockRun(ctx context.Context, g *globals, cfg *config.Config, ttl time.Duration) (func(), error) {
+	st, err := openIssueStore(ctx, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	lk, ok := st.(issues.Locker)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("the %s store cannot hold the run lock", cfg.Store.Type)
+	}
+	host, _ := os.Hostname()
+	// Unique per run, even for two runs of one process in the same instant.
+	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text())
+	if ttl <= 0 {
+		ttl = 2 * time.Hour
+	}
+	rel, err := lk.Lock(ctx, RunLockName, owner, ttl)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("run lock: %w", err)
+	}
+	return func() {
+		if err := rel(context.WithoutCancel(ctx)); err != nil {
+			g.logger().Error("releasing the run lock failed; it expires by itself", "err", err)
+		}
+		st.Close()
+	}, nil
 }
 
 // anyKind reports whether an enabled kind satisfies pred.

@@ -33,6 +33,15 @@ type ReportAction struct {
 	State     string
 }
 
+// ReportRun is one run of the daemon's history.
+type ReportRun struct {
+	Started  time.Time
+	Duration string
+	Result   string
+	Accounts int
+	Failures string
+}
+
 // Report is everything the HTML report shows.
 type Report struct {
 	Title    string
@@ -42,6 +51,7 @@ type Report struct {
 	Rules    []policy.Rule
 	Ages     *policy.AgeHistogram
 	Actions  []ReportAction
+	Runs     []ReportRun
 }
 
 // RenderHTML renders a self-contained HTML report: no external requests (inline
