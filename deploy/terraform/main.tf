@@ -116,8 +116,6 @@ resource "aws_lambda_function" "keywarden" {
     variables = {
       KEYWARDEN_CONFIG_DIR        = "/var/task/config"
       KEYWARDEN_CONFIG_SSM_PREFIX = var.config_ssm_parameter
-      KEYWARDEN_STORE             = "dynamodb"
-      KEYWARDEN_SNS_TOPIC_ARN     = aws_sns_topic.notifications.arn
     }
   }
   tags = local.tags

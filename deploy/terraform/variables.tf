@@ -26,7 +26,7 @@ variable "schedule_expression" {
 }
 
 variable "config_ssm_parameter" {
-  description = "SSM parameter prefix holding config.json, whitelist.json, ticket_owners.json (e.g. /keywarden); empty: use the config/ folder bundled in the zip."
+  description = "SSM parameter prefix holding config.json, whitelist.json, ticket_owners.json (under /keywarden/, e.g. /keywarden/prod); empty: use the config/ folder bundled in the zip. config.json must say \"store\": {\"type\": \"dynamodb\"} and \"sns\": {\"topic_arn\": <sns_topic_arn output>}."
   type        = string
   default     = ""
 }

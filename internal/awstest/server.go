@@ -58,7 +58,8 @@ type Server struct {
 	inflight    map[string]int
 	maxInflight map[string]int
 	seq         int64
-	sns         *snsState // sns.go
+	sns         *snsState         // sns.go
+	ssm         map[string]string // ssm.go: parameter name -> value
 	org         *organization
 	// activeAccounts is how many accounts have a request in flight.
 	activeAccounts, maxActiveAccounts int

@@ -55,7 +55,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, "", newError(http.StatusBadRequest, "SerializationException", "%v", err))
 			return
 		}
-		action = strings.TrimPrefix(target, orgTargetPrefix)
+		action = strings.TrimPrefix(strings.TrimPrefix(target, orgTargetPrefix), ssmTargetPrefix)
 	} else {
 		if err := r.ParseForm(); err != nil {
 			writeError(w, iamNamespace, "", newError(http.StatusBadRequest, "MalformedQueryString", "%v", err))
@@ -68,7 +68,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if akid == "" {
 		akid, service = parseCredentialScope(form.Get("X-Amz-Credential"))
 	}
-	if target != "" {
+	if strings.HasPrefix(target, ssmTargetPrefix) {
+		service = "ssm"
+	} else if target != "" {
 		service = "organizations"
 	} else if service != "iam" && service != "sts" && service != "sns" {
 		service = "iam"
@@ -121,6 +123,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.leave(call.Account)
 
 	s.sleep(r.Context(), max(delay, minResponseDelay))
+	if service == "ssm" {
+		s.serveSSM(w, requestID, action, form, fail)
+		return
+	}
 	if target != "" {
 		s.serveOrganizations(w, requestID, action, p, form, fail)
 		return

@@ -52,6 +52,7 @@ var RunnerActions = map[string][]string{
 	"AssumeMemberRoles":    {"sts:AssumeRole"},
 	"DiscoverAccounts":     {"organizations:ListAccounts", "organizations:DescribeOrganization"},
 	"PublishNotifications": {"sns:Publish"},
+	"ReadConfiguration":    {"ssm:GetParameter"},
 	"KeepIssues": {
 		"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 		"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:TransactWriteItems",
@@ -107,6 +108,7 @@ func RunnerPolicy(o Options) Document {
 		"AssumeMemberRoles":    "arn:aws:iam::*:role/" + role,
 		"DiscoverAccounts":     "*",
 		"PublishNotifications": "arn:aws:sns:*:*:keywarden-*",
+		"ReadConfiguration":    "arn:aws:ssm:*:*:parameter/keywarden/*",
 		"KeepIssues":           []string{"arn:aws:dynamodb:*:*:table/hammer-iam-user-*", "arn:aws:dynamodb:*:*:table/keywarden-*"},
 	}
 	sids := make([]string, 0, len(RunnerActions))
