@@ -24,6 +24,7 @@ package awstest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,8 +59,9 @@ type Server struct {
 	inflight    map[string]int
 	maxInflight map[string]int
 	seq         int64
-	sns         *snsState         // sns.go
-	ssm         map[string]string // ssm.go: parameter name -> value
+	sns         *snsState                  // sns.go
+	ssm         map[string]string          // ssm.go: parameter name -> value
+	hub         map[string]json.RawMessage // securityhub.go: imported findings by Id
 	org         *organization
 	// activeAccounts is how many accounts have a request in flight.
 	activeAccounts, maxActiveAccounts int

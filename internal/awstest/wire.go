@@ -48,7 +48,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target") // JSON 1.1 (Organizations)
 	var form url.Values
 	var action string
-	if target != "" {
+	if r.URL.Path == securityHubImportPath { // REST-JSON (Security Hub)
+		body, _ := io.ReadAll(r.Body)
+		form, action = securityHubParams(body), "BatchImportFindings"
+	} else if target != "" {
 		body, _ := io.ReadAll(r.Body)
 		var err error
 		if form, err = orgParams(body); err != nil {
@@ -68,7 +71,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if akid == "" {
 		akid, service = parseCredentialScope(form.Get("X-Amz-Credential"))
 	}
-	if strings.HasPrefix(target, ssmTargetPrefix) {
+	if action == "BatchImportFindings" && r.URL.Path == securityHubImportPath {
+		service = "securityhub"
+	} else if strings.HasPrefix(target, ssmTargetPrefix) {
 		service = "ssm"
 	} else if target != "" {
 		service = "organizations"
@@ -125,6 +130,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.sleep(r.Context(), max(delay, minResponseDelay))
 	if service == "ssm" {
 		s.serveSSM(w, requestID, action, form, fail)
+		return
+	}
+	if service == "securityhub" {
+		s.serveSecurityHub(w, requestID, form, fail)
 		return
 	}
 	if target != "" {

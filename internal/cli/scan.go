@@ -32,6 +32,8 @@ type scanFlags struct {
 	accounts   []string
 	failOn     string
 	noTrack    bool
+	// securityHub imports the findings into AWS Security Hub.
+	securityHub bool
 	// pollInterval of credential report generation (hidden; tests).
 	pollInterval  time.Duration
 	reportTimeout time.Duration
@@ -75,6 +77,7 @@ Sources:
 	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls (default: from the profile/environment, else us-east-1)")
 	fl.StringSliceVar(&f.accounts, "account", nil, "scan only these account IDs (repeatable)")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding at this level exists: warning or violation (whitelisted findings never count)")
+	fl.BoolVar(&f.securityHub, "security-hub", false, "also import the findings into AWS Security Hub (BatchImportFindings, in the caller's account and region; stable IDs, so re-imports update)")
 	fl.BoolVar(&f.noTrack, "no-track", false, "show findings without changing the issue store (implied when --as-of is in the future)")
 	fl.DurationVar(&f.pollInterval, "report-poll-interval", 2*time.Second, "wait between credential report generation polls")
 	_ = fl.MarkHidden("report-poll-interval")
@@ -246,15 +249,29 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
 		}
 	}
-	if opts.Format == output.HTML {
+	var shub *securityHubTarget
+	if f.securityHub || opts.Format == output.ASFF {
+		if shub, err = securityHubFor(ctx, g, f, cfg, f.securityHub); err != nil {
+			return err
+		}
+	}
+	switch opts.Format {
+	case output.HTML:
 		err = output.RenderHTML(g.env.Stdout, scanReport(res, cfg, rules), opts)
-	} else {
+	case output.ASFF:
+		err = output.WriteASFF(g.env.Stdout, output.ToASFF(res.Findings(), shub.options(asOf, opts.ShowKeyIDs)))
+	default:
 		err = output.Findings(g.env.Stdout, res.Findings(), opts)
 	}
 	if err != nil {
 		return err
 	}
 	summary(g.env.Stderr, res, track, discovered)
+	if f.securityHub {
+		if err := shub.importFindings(ctx, g, res.Findings(), asOf, opts.ShowKeyIDs); err != nil {
+			return err
+		}
+	}
 	if failed := res.Failed(); len(failed) > 0 && !f.allowPartial {
 		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
 	}

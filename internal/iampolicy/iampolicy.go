@@ -53,6 +53,7 @@ var RunnerActions = map[string][]string{
 	"DiscoverAccounts":     {"organizations:ListAccounts", "organizations:DescribeOrganization"},
 	"PublishNotifications": {"sns:Publish"},
 	"ReadConfiguration":    {"ssm:GetParameter"},
+	"ImportFindings":       {"securityhub:BatchImportFindings"},
 	"KeepIssues": {
 		"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 		"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:TransactWriteItems",
@@ -109,6 +110,7 @@ func RunnerPolicy(o Options) Document {
 		"DiscoverAccounts":     "*",
 		"PublishNotifications": "arn:aws:sns:*:*:keywarden-*",
 		"ReadConfiguration":    "arn:aws:ssm:*:*:parameter/keywarden/*",
+		"ImportFindings":       "arn:aws:securityhub:*:*:product/*/default",
 		"KeepIssues":           []string{"arn:aws:dynamodb:*:*:table/hammer-iam-user-*", "arn:aws:dynamodb:*:*:table/keywarden-*"},
 	}
 	sids := make([]string, 0, len(RunnerActions))

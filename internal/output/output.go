@@ -31,10 +31,10 @@ const (
 // ParseFormat validates a -o value.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case Table, JSON, CSV, HTML:
+	case Table, JSON, CSV, HTML, ASFF:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown output format %q: use table, json, csv or html", s)
+	return "", fmt.Errorf("unknown output format %q: use table, json, csv, html or asff", s)
 }
 
 // Options control rendering.
