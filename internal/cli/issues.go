@@ -85,6 +85,6 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			return output.Issue(g.env.Stdout, *is, opts)
 		},
 	}
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, newIssuesExportCmd(g))
 	return cmd
 }

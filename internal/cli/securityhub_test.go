@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -69,5 +70,32 @@ func TestSecurityHubImport(t *testing.T) {
 	r = w.run("scan", "--as-of", asOf.Format("2006-01-02T15:04:05Z07:00"), "--report-poll-interval", "1ms", "--security-hub", "-o", "json", "--no-track")
 	if r.code != 1 || !strings.Contains(r.stderr, "security hub") || r.stdout == "" {
 		t.Errorf("denied import: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestIssuesExportHTML: the report of the store's issues, with the
+// remediation history from the journal.
+func TestIssuesExportHTML(t *testing.T) {
+	w := newWorld(t, runConfig)
+	w.srv.AddTopic("arn:aws:sns:us-east-1:111111111111:keywarden-notifications")
+	w.srv.AddAccount(seedAlpha())
+	w.srv.AddAccount(awstest.Account{ID: acctB})
+	if r := w.run("run", "--as-of", asOf.Format("2006-01-02T15:04:05Z07:00"), "-o", "json"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	out := w.dir + "/issues.html"
+	r := w.run("issues", "export", "--status", "all", "-o", "html", "--output", out)
+	if r.code != 0 {
+		t.Fatalf("export: %d %s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(data)
+	for _, want := range []string{"keywarden: tracked issues", "Remediation history", "deactivate_key", "<td>111111111111</td><td>alpha</td>", "<td>222222222222</td><td>beta</td>"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("export lacks %q", want)
+		}
 	}
 }
