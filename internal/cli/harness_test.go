@@ -40,6 +40,7 @@ func newWorld(t *testing.T, configJSON string) *world {
 	t.Helper()
 	srv := awstest.New()
 	t.Cleanup(srv.Close)
+	registerServer(srv)
 	srv.SetClock(func() time.Time { return asOf })
 	srv.AddCaller(mainAKID, "main-secret", acctA, "keywarden")
 	dir := t.TempDir()

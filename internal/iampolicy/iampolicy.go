@@ -50,7 +50,7 @@ var RemediationActions = []string{
 // RunnerActions are the runner's own calls, by statement.
 var RunnerActions = map[string][]string{
 	"AssumeMemberRoles":    {"sts:AssumeRole"},
-	"DiscoverAccounts":     {"organizations:ListAccounts", "organizations:DescribeOrganization"},
+	"DiscoverAccounts":     {"organizations:ListAccounts"},
 	"PublishNotifications": {"sns:Publish"},
 	"ReadConfiguration":    {"ssm:GetParameter"},
 	"ImportFindings":       {"securityhub:BatchImportFindings"},
