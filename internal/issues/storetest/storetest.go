@@ -328,6 +328,7 @@ func testRoundTrip(t *testing.T, open Open) {
 		Details: issues.Details{Username: "alice", CreateDate: "2025-01-01T00:00:00Z", LastUsed: "2026-02-01T00:00:00Z"},
 		UserARN: "arn:aws:iam::123456789012:user/alice",
 		KeySlot: 2,
+		Tags:    map[string]string{"Slack": "U123", "Name": "Alice Smith", "team:cost-center": "a#b=c", "Empty": ""},
 		AgeDays: 424, LimitDays: 180, DaysLeft: -244,
 		Deadline: at.Add(-244 * policy.Day),
 		Detected: at.Add(-time.Hour), Updated: at,
@@ -364,7 +365,7 @@ func testRoundTrip(t *testing.T, open Open) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("zero values:\n got %+v\nwant %+v", got, want)
 	}
-	if !got.Deadline.IsZero() || got.Reported != nil || got.Remediated != nil || got.Closed != nil {
+	if !got.Deadline.IsZero() || got.Reported != nil || got.Remediated != nil || got.Closed != nil || got.Tags != nil {
 		t.Errorf("zero times: %+v", got)
 	}
 }
