@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -138,7 +137,7 @@ func (s *ReportSource) report(ctx context.Context, c IAMReader, a Account, calls
 	if err != nil {
 		return nil, time.Time{}, wrap(a, "get credential report", fmt.Errorf("%w: %w", ErrNoReport, err))
 	}
-	rep, err := ParseCredentialReport(bytes.NewReader(out.Content), "credential report of account "+a.ID)
+	rep, err := ParseCredentialReportBytes(out.Content, "credential report of account "+a.ID)
 	if err != nil {
 		return nil, time.Time{}, wrap(a, "parse credential report", err)
 	}

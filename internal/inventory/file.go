@@ -77,7 +77,7 @@ func readCredentialReportFile(path string) (*CredentialReport, time.Time, error)
 			generated = t
 		}
 	}
-	rep, err := ParseCredentialReport(bytes.NewReader(data), path)
+	rep, err := ParseCredentialReportBytes(data, path)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

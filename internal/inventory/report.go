@@ -1,12 +1,14 @@
 package inventory
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // CredentialReport is a parsed IAM credential report: the users of one
@@ -115,7 +117,7 @@ type reportParser struct {
 }
 
 // ParseCredentialReport parses an IAM credential report CSV (as returned,
-// base64-decoded, by GetCredentialReport). name identifies the input in
+// base64-decoded, by GetCredentialReport), read from r. name identifies the input in
 // error messages ("credential-report.csv line 7: column ...").
 //
 // Columns are matched by header name, in any order; unknown columns are
@@ -124,37 +126,54 @@ type reportParser struct {
 // booleans or dates, rows of different accounts) is an error naming the
 // line and column.
 func ParseCredentialReport(r io.Reader, name string) (*CredentialReport, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1 // checked here, for a clearer message
-	p := &reportParser{name: name}
+	var data []byte
 	if l, ok := r.(interface{ Len() int }); ok {
-		// bytes.Reader, strings.Reader, bytes.Buffer: size Users once
-		// instead of growing it row by row. A report line is 160 to 300
-		// bytes; an estimate a little high beats a copy of every user.
-		p.rep.Users = make([]User, 0, min(l.Len()/reportLineEstimate+1, reportMaxPresize))
+		// bytes.Reader, strings.Reader, bytes.Buffer: read in one go.
+		data = make([]byte, 0, l.Len()+bytes.MinRead)
 	}
+	buf := bytes.NewBuffer(data)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, fmt.Errorf("%s: read: %w", name, err)
+	}
+	return ParseCredentialReportBytes(buf.Bytes(), name)
+}
 
-	header, err := cr.Read()
+// ParseCredentialReportBytes is ParseCredentialReport of a report in
+// memory (GetCredentialReport's Content, a file's bytes), without copying
+// it. data must not change during the call; the report returned does not
+// refer to it.
+func ParseCredentialReportBytes(data []byte, name string) (*CredentialReport, error) {
+	p := &reportParser{name: name}
+	// Size Users once instead of growing it row by row. A report line is
+	// 160 to 300 bytes; an estimate a little high beats a copy of every
+	// user.
+	p.rep.Users = make([]User, 0, min(len(data)/reportLineEstimate+1, reportMaxPresize))
+	// The report is parsed in place: every field is a substring of text,
+	// which aliases data. Whatever the parse keeps (ARNs and names, the
+	// account ID, regions and services) is cloned first, so a value costs
+	// no allocation unless it is kept and nothing returned pins or aliases
+	// data. Keep it that way: never store a field without strings.Clone
+	// (or p.str).
+	lines := reportLines{text: unsafe.String(unsafe.SliceData(data), len(data))}
+
+	header, line, err := lines.next()
 	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: empty file: want an IAM credential report CSV with a header line (user,arn,user_creation_time,...)", name)
 	}
 	if err != nil {
 		return nil, p.csvError(err)
 	}
-	line, _ := cr.FieldPos(0)
 	if err := p.mapHeader(header, line); err != nil {
 		return nil, err
 	}
 	for {
-		rec, err := cr.Read()
+		rec, line, err := lines.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return nil, p.csvError(err)
 		}
-		line, _ := cr.FieldPos(0)
 		if len(rec) != p.cols.width {
 			return nil, fmt.Errorf("%s line %d: %d fields, want %d (one per header column)", name, line, len(rec), p.cols.width)
 		}

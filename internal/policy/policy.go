@@ -294,6 +294,10 @@ func fill(f Finding, r Rule, account string, u *inventory.User, ex Exemptions) F
 func judge(r Rule, since, asOf time.Time) (Finding, bool) {
 	deadline := since.Add(time.Duration(r.LimitDays) * Day)
 	left := deadline.Sub(asOf)
+	if left >= 0 && (r.WarningDays <= 0 || left > time.Duration(r.WarningDays)*Day) {
+		// Most credentials: decided before building a Finding.
+		return Finding{}, false
+	}
 	f := Finding{
 		Since:     since,
 		LimitDays: r.LimitDays,
