@@ -53,6 +53,56 @@ resource "aws_dynamodb_table" "meta" {
   tags = local.tags
 }
 
+# Remediation journal: actions, and one intent guard per credential acted on.
+resource "aws_dynamodb_table" "journal" {
+  name         = "${var.name}-journal"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  tags = local.tags
+}
+
+# Notification delivery state: deliveries, tickets, channels finished with closed issues.
+resource "aws_dynamodb_table" "notify" {
+  name         = "${var.name}-notify"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  tags = local.tags
+}
+
 # --- notifications ------------------------------------------------------------
 
 resource "aws_sns_topic" "notifications" {

@@ -14,7 +14,8 @@ import (
 // Attribute names. account_id, issue_id, status, issue_details, timestamps
 // and jira_details are Hammer's.
 const (
-	attrPK      = "pk" // meta table
+	attrPK      = "pk" // meta, journal and notify tables
+	attrSK      = "sk" // journal and notify tables
 	attrAccount = "account_id"
 	attrIssueID = "issue_id"
 	attrID      = "id"

@@ -31,6 +31,13 @@
 // issue_id) so that Get(id) is two strongly consistent reads, and the run
 // locks (pk "lock#<name>": owner, expires_ms).
 //
+// Two more tables, each with partition key pk (S) and sort key sk (S), hold
+// what the other stores of keywarden keep: keywarden-journal the remediation
+// journal (remediate.Journal, see journal.go) and keywarden-notify the
+// notification delivery state (notify.Store, see deliveries.go). Their IDs
+// come from counters of the meta table ("counter#action",
+// "counter#delivery").
+//
 // # Concurrency
 //
 // Every write is conditional. A new issue is put only if its item is absent,
@@ -89,8 +96,12 @@ type API interface {
 	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 }
 
-// DefaultMetaTable is the meta table's name (before Options.TablePrefix).
-const DefaultMetaTable = "keywarden-meta"
+// Default names of keywarden's own tables (before Options.TablePrefix).
+const (
+	DefaultMetaTable    = "keywarden-meta"
+	DefaultJournalTable = "keywarden-journal"
+	DefaultNotifyTable  = "keywarden-notify"
+)
 
 // MaxTransactItems is DynamoDB's limit of actions in one transaction.
 const MaxTransactItems = 100
@@ -102,6 +113,10 @@ type Options struct {
 	Tables map[policy.Kind]string
 	// MetaTable names the meta table (default DefaultMetaTable).
 	MetaTable string
+	// JournalTable names the remediation journal's table (default
+	// DefaultJournalTable), NotifyTable the notification delivery state's
+	// (default DefaultNotifyTable).
+	JournalTable, NotifyTable string
 	// TablePrefix is put before every table name (tests, or several
 	// keywardens in one account).
 	TablePrefix string
@@ -132,6 +147,8 @@ type Store struct {
 	api      API
 	tables   map[policy.Kind]string
 	meta     string
+	journal  string
+	notify   string
 	maxItems int
 	now      func() time.Time
 	closed   sync.Once
@@ -145,6 +162,7 @@ var (
 // New returns a Store on api, creating missing tables first if asked to.
 func New(ctx context.Context, api API, o Options) (*Store, error) {
 	s := &Store{api: api, tables: map[policy.Kind]string{}, meta: o.TablePrefix + DefaultMetaTable,
+		journal: o.TablePrefix + DefaultJournalTable, notify: o.TablePrefix + DefaultNotifyTable,
 		maxItems: MaxTransactItems, now: time.Now}
 	for _, k := range policy.Kinds {
 		name := o.Tables[k]
@@ -155,6 +173,12 @@ func New(ctx context.Context, api API, o Options) (*Store, error) {
 	}
 	if o.MetaTable != "" {
 		s.meta = o.TablePrefix + o.MetaTable
+	}
+	if o.JournalTable != "" {
+		s.journal = o.TablePrefix + o.JournalTable
+	}
+	if o.NotifyTable != "" {
+		s.notify = o.TablePrefix + o.NotifyTable
 	}
 	if o.MaxTransactItems > 0 && o.MaxTransactItems < MaxTransactItems {
 		s.maxItems = o.MaxTransactItems
@@ -176,6 +200,10 @@ func (s *Store) Tables() (kinds map[policy.Kind]string, meta string) {
 	}
 	return out, s.meta
 }
+
+// StateTables returns the names of the remediation journal's table and the
+// notification delivery state's.
+func (s *Store) StateTables() (journal, notify string) { return s.journal, s.notify }
 
 // Close releases nothing: the client is the caller's.
 func (s *Store) Close() error { return nil }
@@ -528,22 +556,28 @@ func pointer(id int64, l location) map[string]types.AttributeValue {
 	return it
 }
 
-// allocate reserves n IDs and returns the last.
+// allocate reserves n issue IDs and returns the last.
 func (s *Store) allocate(ctx context.Context, n int) (int64, error) {
+	return s.allocateIDs(ctx, "issue", n)
+}
+
+// allocateIDs reserves n IDs of the counter "counter#<what>" of the meta
+// table and returns the last.
+func (s *Store) allocateIDs(ctx context.Context, what string, n int) (int64, error) {
 	res, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.meta),
-		Key:                       map[string]types.AttributeValue{attrPK: str("counter#issue")},
+		Key:                       map[string]types.AttributeValue{attrPK: str("counter#" + what)},
 		UpdateExpression:          aws.String("ADD #n :n"),
 		ExpressionAttributeNames:  map[string]string{"#n": "next"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(n))},
 		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("allocate %d issue IDs: %w", n, err)
+		return 0, fmt.Errorf("allocate %d %s IDs: %w", n, what, err)
 	}
 	last, err := getN(res.Attributes, "next")
 	if err != nil {
-		return 0, fmt.Errorf("allocate %d issue IDs: %w", n, err)
+		return 0, fmt.Errorf("allocate %d %s IDs: %w", n, what, err)
 	}
 	return last, nil
 }

@@ -17,7 +17,10 @@ import (
 
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/storetest"
+	"github.com/keywarden/keywarden/internal/notify/deliverytest"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/remediate"
+	"github.com/keywarden/keywarden/internal/remediate/journaltest"
 )
 
 // EndpointEnv names the DynamoDB-compatible server the tests use: .ci/run
@@ -268,5 +271,54 @@ func TestMissingTable(t *testing.T) {
 	var nf *types.ResourceNotFoundException
 	if !errors.As(err, &nf) {
 		t.Errorf("got %v, want ResourceNotFoundException", err)
+	}
+}
+
+func TestJournalContract(t *testing.T) {
+	endpoint(t)
+	journaltest.Run(t, func(t *testing.T) remediate.Journal { return open(t, Options{}) })
+}
+
+// The delivery contract; reopening is a second Store on the same tables.
+// With transactions of 5 actions, a plan is split and the contract holds
+// still.
+func TestDeliveryContract(t *testing.T) {
+	endpoint(t)
+	for name, max := range map[string]int{"default": 0, "small transactions": 5} {
+		t.Run(name, func(t *testing.T) {
+			deliverytest.Run(t, func(t *testing.T) (deliverytest.Store, func(t *testing.T) deliverytest.Store) {
+				pre := prefix()
+				reopen := func(t *testing.T) deliverytest.Store {
+					return open(t, Options{TablePrefix: pre, MaxTransactItems: max})
+				}
+				return reopen(t), reopen
+			})
+		})
+	}
+}
+
+// Two runners (two Stores on the same tables) racing for one credential:
+// one intent; and a ticket saved by one is the other's too.
+func TestJournalAndTicketsAcrossStores(t *testing.T) {
+	ctx := context.Background()
+	pre := prefix()
+	a, b := open(t, Options{TablePrefix: pre}), open(t, Options{TablePrefix: pre})
+	act := func() *remediate.Action {
+		return &remediate.Action{Op: remediate.OpDeactivateKey, AccountID: "123456789012", UserName: "alice", KeyID: "AKIA1", Started: time.Unix(0, 0).UTC()}
+	}
+	var ea, eb error
+	var wg sync.WaitGroup
+	wg.Go(func() { ea = a.Begin(ctx, act()) })
+	wg.Go(func() { eb = b.Begin(ctx, act()) })
+	wg.Wait()
+	if (ea == nil) == (eb == nil) {
+		t.Fatalf("both or neither began: %v, %v", ea, eb)
+	}
+	if got, _ := b.Actions(ctx, remediate.ActionFilter{}); len(got) != 1 {
+		t.Errorf("b sees %+v", got)
+	}
+	j, n := a.StateTables()
+	if j != pre+DefaultJournalTable || n != pre+DefaultNotifyTable {
+		t.Errorf("state tables %q %q", j, n)
 	}
 }

@@ -27,6 +27,19 @@ func (s *Store) ensureTables(ctx context.Context, create bool) error {
 		keys: []types.KeySchemaElement{{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash}},
 		defs: []types.AttributeDefinition{{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS}},
 	}}
+	for _, name := range []string{s.journal, s.notify} {
+		specs = append(specs, spec{
+			name: name,
+			keys: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
+			},
+			defs: []types.AttributeDefinition{
+				{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(attrSK), AttributeType: types.ScalarAttributeTypeS},
+			},
+		})
+	}
 	for _, k := range policy.Kinds {
 		specs = append(specs, spec{
 			name: s.tables[k],
