@@ -58,7 +58,7 @@ next remediate or rollback run reconciles it from the live state).`,
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), g, cfg)
+			st, err := openJournalStore(cmd.Context(), g, cfg)
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,6 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
-	"github.com/keywarden/keywarden/internal/issues/sqlite"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -96,7 +95,7 @@ otherwise --yes is required. --dry-run prints the plan and changes nothing.`,
 // session is what remediate and rollback share: config, store, executor.
 type session struct {
 	cfg   *config.Config
-	store *sqlite.Store
+	store journalStore
 	exec  *remediate.Executor
 	asOf  time.Time
 	opts  output.Options
@@ -134,7 +133,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 	if err != nil {
 		return nil, fmt.Errorf("read the AWS credentials keywarden runs with: %w", err)
 	}
-	st, err := openStore(ctx, g, cfg)
+	st, err := openJournalStore(ctx, g, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -65,12 +65,8 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Store.Type == config.StoreDynamoDB {
-		// Delivery state (deliveries, tickets) lives in SQLite only so far.
-		return fmt.Errorf("report keeps its delivery state in the SQLite store; store.type %q is not supported by report yet", cfg.Store.Type)
-	}
 	log := g.logger()
-	st, err := openStore(ctx, g, cfg)
+	st, err := openReportStore(ctx, g, cfg)
 	if err != nil {
 		return err
 	}

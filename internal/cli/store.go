@@ -9,7 +9,9 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/dynamodb"
+	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/remediate"
 )
 
 // openIssueStore opens the issue store config.json's store section names:
@@ -49,4 +51,54 @@ func openIssueStore(ctx context.Context, g *globals, cfg *config.Config) (issues
 		TablePrefix:  cfg.Store.TablePrefix,
 		CreateTables: cfg.Store.CreateTables,
 	})
+}
+
+// reportStore is what report works on: the issues and their notification
+// delivery state.
+type reportStore interface {
+	issues.Store
+	notify.Store
+}
+
+// journalStore is what remediate, rollback and journal work on: the issues
+// and the remediation journal.
+type journalStore interface {
+	issues.Store
+	remediate.Journal
+}
+
+// openReportStore opens the configured store (openIssueStore) for report.
+func openReportStore(ctx context.Context, g *globals, cfg *config.Config) (reportStore, error) {
+	st, err := openIssueStore(ctx, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rs, ok := st.(reportStore)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("the %s issue store keeps no notification delivery state: report cannot run on it", storeType(cfg))
+	}
+	return rs, nil
+}
+
+// openJournalStore opens the configured store (openIssueStore) for
+// remediate, rollback and journal.
+func openJournalStore(ctx context.Context, g *globals, cfg *config.Config) (journalStore, error) {
+	st, err := openIssueStore(ctx, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	js, ok := st.(journalStore)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("the %s issue store keeps no remediation journal: remediate, rollback and journal cannot run on it", storeType(cfg))
+	}
+	return js, nil
+}
+
+func storeType(cfg *config.Config) string {
+	if cfg.Store.Type == "" {
+		return "sqlite"
+	}
+	return string(cfg.Store.Type)
 }

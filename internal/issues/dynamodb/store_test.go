@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/issues/dynamodb/dynamotest"
 	"github.com/keywarden/keywarden/internal/issues/storetest"
 	"github.com/keywarden/keywarden/internal/notify/deliverytest"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -23,38 +23,12 @@ import (
 	"github.com/keywarden/keywarden/internal/remediate/journaltest"
 )
 
-// EndpointEnv names the DynamoDB-compatible server the tests use: .ci/run
-// starts dynalite on loopback and exports it.
-const EndpointEnv = "KEYWARDEN_TEST_DYNAMODB_ENDPOINT"
-
 var (
-	proxyOnce sync.Once
-	proxy     *txProxy
-	proxyURL  string
-	tableSeq  atomic.Int64
-	runID     = time.Now().UnixNano() % 1_000_000
+	tableSeq atomic.Int64
+	runID    = time.Now().UnixNano() % 1_000_000
 )
 
-// endpoint returns the proxy in front of dynalite. Without an endpoint the
-// tests skip on a developer's machine, and fail in CI: a DynamoDB store
-// that was never tested must not pass as green.
-func endpoint(t *testing.T) string {
-	t.Helper()
-	ep := os.Getenv(EndpointEnv)
-	if ep == "" {
-		if os.Getenv("KEYWARDEN_CI") != "" || os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set in CI: .ci/run must start dynalite and export it", EndpointEnv)
-		}
-		t.Skipf("%s is not set: start dynalite (see .ci/run) to run the DynamoDB store tests", EndpointEnv)
-	}
-	proxyOnce.Do(func() {
-		var srv interface{ Close() }
-		p, s := newTxProxy(ep)
-		proxy, proxyURL, srv = p, s.URL, s
-		_ = srv // lives as long as the test binary
-	})
-	return proxyURL
-}
+func endpoint(t *testing.T) string { return dynamotest.Endpoint(t) }
 
 func client(t *testing.T) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
@@ -83,7 +57,7 @@ func open(t *testing.T, o Options) *Store {
 func TestContract(t *testing.T) {
 	endpoint(t)
 	storetest.Run(t, func(t *testing.T) issues.Store { return open(t, Options{}) })
-	if proxy.transactions == 0 {
+	if dynamotest.Transactions() == 0 {
 		t.Error("no TransactWriteItems reached the server")
 	}
 }

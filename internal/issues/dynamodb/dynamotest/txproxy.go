@@ -1,13 +1,15 @@
-package dynamodb
+package dynamotest
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -49,6 +51,7 @@ func (p *txProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.transactions++
 		status, out := p.transact(r.Header, body)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(out)), 10))
 		w.WriteHeader(status)
 		w.Write(out)
 		return
