@@ -356,7 +356,7 @@ func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
 	if ch == nil || ch.Empty() {
 		return nil
 	}
-	if err := validate(ch); err != nil {
+	if err := ch.Validate(subjectFits); err != nil {
 		return fmt.Errorf("apply issue changes: %w", err)
 	}
 	var groups []group
@@ -471,17 +471,17 @@ func transactError(err error) error {
 func (s *Store) update(ctx context.Context, is *issues.Issue) (group, location, error) {
 	cur, loc, err := s.get(ctx, is.ID)
 	if err != nil {
-		return group{}, location{}, fmt.Errorf("update %s: %w", describe(is), err)
+		return group{}, location{}, fmt.Errorf("update %s: %w", is, err)
 	}
 	if cur.Kind != is.Kind || cur.AccountID != is.AccountID || cur.Subject != is.Subject {
 		return group{}, location{}, fmt.Errorf("update %s: stored as %s %s %s: an issue's kind, account and subject never change",
-			describe(is), cur.Kind, cur.AccountID, cur.Subject)
+			is, cur.Kind, cur.AccountID, cur.Subject)
 	}
 	if is.Version != 0 && is.Version != cur.Version {
-		return group{}, location{}, fmt.Errorf("update %s: stored version %d, read at %d: %w", describe(is), cur.Version, is.Version, issues.ErrConflict)
+		return group{}, location{}, fmt.Errorf("update %s: stored version %d, read at %d: %w", is, cur.Version, is.Version, issues.ErrConflict)
 	}
 	if loc.issueID != is.Subject && !is.Status.Closed() {
-		return group{}, location{}, fmt.Errorf("update %s: an issue in history cannot be live again", describe(is))
+		return group{}, location{}, fmt.Errorf("update %s: an issue in history cannot be live again", is)
 	}
 	next := *is
 	next.Version = cur.Version + 1
@@ -508,7 +508,7 @@ func (s *Store) insert(ctx context.Context, is *issues.Issue, id int64) (group, 
 	loc := location{table: table, account: is.AccountID, issueID: is.Subject}
 	res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: loc.key(), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return group{}, nil, fmt.Errorf("insert %s: %w", describe(is), err)
+		return group{}, nil, fmt.Errorf("insert %s: %w", is, err)
 	}
 	next := *is
 	next.ID, next.Version = id, 1
@@ -520,10 +520,10 @@ func (s *Store) insert(ctx context.Context, is *issues.Issue, id int64) (group, 
 	} else {
 		old, err := decode(res.Item)
 		if err != nil {
-			return group{}, nil, fmt.Errorf("insert %s: %w", describe(is), err)
+			return group{}, nil, fmt.Errorf("insert %s: %w", is, err)
 		}
 		if !old.Status.Closed() {
-			return group{}, nil, fmt.Errorf("insert %s: issue %d is live for this credential: %w", describe(is), old.ID, issues.ErrConflict)
+			return group{}, nil, fmt.Errorf("insert %s: issue %d is live for this credential: %w", is, old.ID, issues.ErrConflict)
 		}
 		hist := location{table: table, account: is.AccountID, issueID: historyID(old.Subject, old.ID)}
 		put.ConditionExpression = aws.String("#id = :id AND #v = :v")
@@ -582,77 +582,11 @@ func (s *Store) allocateIDs(ctx context.Context, what string, n int) (int64, err
 	return last, nil
 }
 
-// validate rejects changes that cannot be stored faithfully, before any
-// read or write.
-func validate(ch *issues.Changes) error {
-	creds := map[issues.Key]bool{}
-	for i := range ch.New {
-		is := &ch.New[i]
-		if is.ID != 0 {
-			return fmt.Errorf("new %s already has an ID (applied twice?)", describe(is))
-		}
-		if err := valid(is); err != nil {
-			return err
-		}
-		if creds[is.Key()] {
-			return fmt.Errorf("%s is new twice in one Apply", describe(is))
-		}
-		creds[is.Key()] = true
-	}
-	seen := map[int64]bool{}
-	check := func(is *issues.Issue) error {
-		if is.ID <= 0 {
-			return fmt.Errorf("%s has no ID", describe(is))
-		}
-		if seen[is.ID] {
-			return fmt.Errorf("%s changed twice in one Apply", describe(is))
-		}
-		seen[is.ID] = true
-		return valid(is)
-	}
-	for i := range ch.Updated {
-		if err := check(&ch.Updated[i].Issue); err != nil {
-			return err
-		}
-	}
-	for i := range ch.Closed {
-		if err := check(&ch.Closed[i].Issue); err != nil {
-			return err
-		}
-	}
-	for i := range ch.Refreshed {
-		if err := check(&ch.Refreshed[i]); err != nil {
-			return err
-		}
+// subjectFits is DynamoDB's own rule: '#' separates a closed issue's
+// subject from its ID in the sort key (see historyID).
+func subjectFits(is *issues.Issue) error {
+	if strings.Contains(is.Subject, "#") {
+		return fmt.Errorf("%s: a subject cannot contain '#'", is)
 	}
 	return nil
-}
-
-func valid(is *issues.Issue) error {
-	switch {
-	case !is.Kind.Valid():
-		return fmt.Errorf("%s: unknown kind %q", describe(is), is.Kind)
-	case is.AccountID == "" || is.Subject == "":
-		return fmt.Errorf("%s: account and subject are required", describe(is))
-	case strings.Contains(is.Subject, "#"):
-		return fmt.Errorf("%s: a subject cannot contain '#'", describe(is))
-	}
-	switch is.Status {
-	case issues.Open, issues.Whitelisted, issues.Resolved, issues.Remediated:
-	default:
-		return fmt.Errorf("%s: unknown status %q", describe(is), is.Status)
-	}
-	switch is.Stage {
-	case policy.Warning, policy.Violation, "":
-	default:
-		return fmt.Errorf("%s: unknown stage %q", describe(is), is.Stage)
-	}
-	return nil
-}
-
-func describe(is *issues.Issue) string {
-	if is.ID != 0 {
-		return fmt.Sprintf("issue %d (%s %s %s)", is.ID, is.Kind, is.AccountID, is.Subject)
-	}
-	return fmt.Sprintf("issue %s %s %s", is.Kind, is.AccountID, is.Subject)
 }

@@ -186,7 +186,7 @@ func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
 	if ch == nil || ch.Empty() {
 		return nil
 	}
-	if err := validate(ch); err != nil {
+	if err := ch.Validate(nil); err != nil {
 		return fmt.Errorf("apply issue changes: %w", err)
 	}
 	s.mu.Lock()
@@ -222,10 +222,10 @@ func apply(ctx context.Context, tx *sql.Tx, ch *issues.Changes) ([]int64, error)
 			is := &ch.New[i]
 			res, err := ins.ExecContext(ctx, values(is)...)
 			if err != nil {
-				return nil, fmt.Errorf("insert %s: %w", describe(is), liveConflict(err))
+				return nil, fmt.Errorf("insert %s: %w", is, liveConflict(err))
 			}
 			if ids[i], err = res.LastInsertId(); err != nil {
-				return nil, fmt.Errorf("insert %s: %w", describe(is), err)
+				return nil, fmt.Errorf("insert %s: %w", is, err)
 			}
 		}
 	}
@@ -244,18 +244,18 @@ func apply(ctx context.Context, tx *sql.Tx, ch *issues.Changes) ([]int64, error)
 	defer upd.Close()
 	update := func(is *issues.Issue) error {
 		if err := checkVersion(ctx, tx, is); err != nil {
-			return fmt.Errorf("update %s: %w", describe(is), err)
+			return fmt.Errorf("update %s: %w", is, err)
 		}
 		res, err := upd.ExecContext(ctx, append(values(is), is.ID)...)
 		if err != nil {
-			return fmt.Errorf("update %s: %w", describe(is), liveConflict(err))
+			return fmt.Errorf("update %s: %w", is, liveConflict(err))
 		}
 		n, err := res.RowsAffected()
 		switch {
 		case err != nil:
-			return fmt.Errorf("update %s: %w", describe(is), err)
+			return fmt.Errorf("update %s: %w", is, err)
 		case n == 0:
-			return fmt.Errorf("update %s: %w", describe(is), issues.ErrNotFound)
+			return fmt.Errorf("update %s: %w", is, issues.ErrNotFound)
 		}
 		return nil
 	}
@@ -275,74 +275,6 @@ func apply(ctx context.Context, tx *sql.Tx, ch *issues.Changes) ([]int64, error)
 		}
 	}
 	return ids, nil
-}
-
-// validate rejects changes that cannot be stored faithfully, before any
-// write.
-func validate(ch *issues.Changes) error {
-	for i := range ch.New {
-		is := &ch.New[i]
-		if is.ID != 0 {
-			return fmt.Errorf("new %s already has an ID (applied twice?)", describe(is))
-		}
-		if err := valid(is); err != nil {
-			return err
-		}
-	}
-	seen := map[int64]bool{}
-	check := func(is *issues.Issue) error {
-		if is.ID <= 0 {
-			return fmt.Errorf("%s has no ID", describe(is))
-		}
-		if seen[is.ID] {
-			return fmt.Errorf("%s changed twice in one Apply", describe(is))
-		}
-		seen[is.ID] = true
-		return valid(is)
-	}
-	for i := range ch.Updated {
-		if err := check(&ch.Updated[i].Issue); err != nil {
-			return err
-		}
-	}
-	for i := range ch.Closed {
-		if err := check(&ch.Closed[i].Issue); err != nil {
-			return err
-		}
-	}
-	for i := range ch.Refreshed {
-		if err := check(&ch.Refreshed[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func valid(is *issues.Issue) error {
-	switch {
-	case !is.Kind.Valid():
-		return fmt.Errorf("%s: unknown kind %q", describe(is), is.Kind)
-	case is.AccountID == "" || is.Subject == "":
-		return fmt.Errorf("%s: account and subject are required", describe(is))
-	}
-	switch is.Status {
-	case issues.Open, issues.Whitelisted, issues.Resolved, issues.Remediated:
-	default:
-		return fmt.Errorf("%s: unknown status %q", describe(is), is.Status)
-	}
-	switch is.Stage {
-	case policy.Warning, policy.Violation, "":
-	default:
-		return fmt.Errorf("%s: unknown stage %q", describe(is), is.Stage)
-	}
-	return nil
-}
-
-func describe(is *issues.Issue) string {
-	if is.ID != 0 {
-		return fmt.Sprintf("issue %d (%s %s %s)", is.ID, is.Kind, is.AccountID, is.Subject)
-	}
-	return fmt.Sprintf("issue %s %s %s", is.Kind, is.AccountID, is.Subject)
 }
 
 // values are the columns after id, in the order of columns.
