@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -171,51 +170,18 @@ func (s *ReportSource) confirm(ctx context.Context, c IAMReader, f *Facts, calls
 	if s.Screen == nil {
 		return nil
 	}
-	n := s.Concurrency
-	if n <= 0 {
-		n = 8
-	}
-	sem := make(chan struct{}, n)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		gone  = map[int]bool{}
-	)
-	for i := range f.Users {
-		u := &f.Users[i]
+	pick := func(u *User) bool {
 		keys, pw := s.Screen(f.Account.ID, u)
-		if len(keys) == 0 && !pw {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			deleted, err := s.confirmUser(ctx, c, f.Account, u, len(keys) > 0, pw, calls)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && first == nil {
-				first = err
-			}
-			if deleted {
-				gone[i] = true
-			}
-		}(i)
+		return len(keys) > 0 || pw
 	}
-	wg.Wait()
-	if first != nil {
-		return first
+	users, err := readUsers(f.Users, s.Concurrency, pick, func(u *User) (bool, error) {
+		keys, pw := s.Screen(f.Account.ID, u) // pure and cheap: again rather than shared state
+		return s.confirmUser(ctx, c, f.Account, u, len(keys) > 0, pw, calls)
+	})
+	if err != nil {
+		return err
 	}
-	if len(gone) > 0 {
-		kept := f.Users[:0]
-		for i, u := range f.Users {
-			if !gone[i] {
-				kept = append(kept, u)
-			}
-		}
-		f.Users = kept
-	}
+	f.Users = users
 	return nil
 }
 

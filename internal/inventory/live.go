@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -46,42 +45,15 @@ func (s *LiveSource) Collect(ctx context.Context, a Account) (*Facts, error) {
 	if a.ID == "" && len(users) > 0 {
 		a.ID = accountFromARN(users[0].ARN)
 	}
-	n := s.Concurrency
-	if n <= 0 {
-		n = 8
-	}
-	sem := make(chan struct{}, n)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		gone  = map[int]bool{}
-	)
-	for i := range users {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(u *User, i int) {
-			defer func() { <-sem; wg.Done() }()
-			err := ReadUser(ctx, c, a, u, calls)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case IsNoSuchEntity(err):
-				gone[i] = true
-			case err != nil && first == nil:
-				first = err
-			}
-		}(&users[i], i)
-	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	kept := users[:0]
-	for i, u := range users {
-		if !gone[i] {
-			kept = append(kept, u)
+	kept, err := readUsers(users, s.Concurrency, nil, func(u *User) (bool, error) {
+		err := ReadUser(ctx, c, a, u, calls)
+		if IsNoSuchEntity(err) {
+			return true, nil
 		}
+		return false, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Facts{Account: a, Users: kept, Calls: calls.snapshot()}, nil
 }
