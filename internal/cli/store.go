@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/dynamodb"
@@ -22,23 +20,10 @@ func openIssueStore(ctx context.Context, g *globals, cfg *config.Config) (issues
 	if cfg.Store.Type != config.StoreDynamoDB {
 		return openStore(ctx, g, cfg)
 	}
-	var opts []func(*awsconfig.LoadOptions) error
-	if g.env.AWSHTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
-	}
-	region := cfg.Store.Region
-	if region == "" {
-		region = cfg.AWS.Region
-	}
-	if region != "" {
-		opts = append(opts, awsconfig.WithRegion(region))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	// store.region, else aws.region; the same credential chain as the scan.
+	ac, err := awsConfig(ctx, g, &scanFlags{region: cfg.Store.Region}, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("issue store: load AWS configuration: %w", err)
-	}
-	if ac.Region == "" {
-		ac.Region = "us-east-1"
+		return nil, fmt.Errorf("issue store: %w", err)
 	}
 	tables := map[policy.Kind]string{}
 	for k, kc := range cfg.Kinds {
