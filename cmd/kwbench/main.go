@@ -43,15 +43,19 @@ func main() {
 		poll         = flag.Duration("report-poll", time.Second, "keywarden's wait between GenerateCredentialReport calls (the server completes a report on the second call)")
 		baselineN    = flag.Int("baseline-accounts", 0, "accounts the per-key strategy really scans (0: one wave, -concurrency accounts; -1: all)")
 		skipBaseline = flag.Bool("skip-baseline", false, "measure keywarden only")
+		cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of (a) to this file")
+		srvProfile   = flag.String("server-cpuprofile", "", "write a CPU profile of the AWS server process (the whole run) to this file")
+		memProfile   = flag.String("memprofile", "", "write a heap profile of (a) to this file")
 	)
 	flag.Parse()
 	if *serveMode {
-		if err := serve(*nAccounts, *nUsers, *latency); err != nil {
+		if err := serve(*nAccounts, *nUsers, *latency, *srvProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "kwbench -serve:", err)
 			os.Exit(1)
 		}
 		return
 	}
+	profiles.cpu, profiles.mem, profiles.server = *cpuProfile, *memProfile, *srvProfile
 	if err := run(*nAccounts, *nUsers, *latency, *concurrency, *poll, *baselineN, *skipBaseline); err != nil {
 		fmt.Fprintln(os.Stderr, "kwbench:", err)
 		os.Exit(1)
@@ -64,6 +68,7 @@ type measure struct {
 	heap, rss      uint64
 	findings       int
 	extrapolatedBy float64 // 0: measured on every account
+	gc             gcStats
 }
 
 func run(nAccounts, nUsers int, latency time.Duration, concurrency int, poll time.Duration, baselineN int, skipBaseline bool) error {
@@ -104,11 +109,19 @@ func run(nAccounts, nUsers int, latency time.Duration, concurrency int, poll tim
 	args := []string{"--config-dir", dir, "--log-level", "error", "scan", "--org", "--no-track", "-o", "json",
 		"--as-of", asOf.Format(time.RFC3339), "--concurrency", fmt.Sprint(concurrency),
 		"--report-poll-interval", poll.String()}
+	stopProfile, err := profiles.start()
+	if err != nil {
+		return err
+	}
 	mw := startMem()
 	start := time.Now()
 	code := cli.Run(context.Background(), env, args)
 	a := measure{wall: time.Since(start), findings: stdout.lines}
 	a.heap, a.rss = mw.done()
+	a.gc = mw.gc
+	if err := stopProfile(); err != nil {
+		return err
+	}
 	a.calls, _ = srv.calls()
 	fmt.Printf("(a) keywarden scan --org (exit %d):\n    %s", code, indent(stderr.String()))
 	over, worst, worstBudget := 0, 0, 0
@@ -176,6 +189,7 @@ func report(nAccounts, nUsers int, a measure, b *measure) {
 	mib := func(v uint64) string { return fmt.Sprintf("%.0f MiB", float64(v)/(1<<20)) }
 	fmt.Printf("\n%-34s %12s %10s %14s %14s %10s\n", "", "API calls", "wall", "peak RSS", "peak heap", "findings")
 	fmt.Printf("%-34s %12d %10s %14s %14s %10d\n", "(a) keywarden fast path", a.calls, a.wall.Round(time.Millisecond), mib(a.rss), mib(a.heap), a.findings)
+	fmt.Printf("%-34s %s\n", "    (a) runtime.MemStats", a.gc)
 	if b == nil {
 		return
 	}

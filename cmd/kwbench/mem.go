@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -17,6 +18,23 @@ type memWatch struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	peakHeap uint64
+	before   runtime.MemStats
+	gc       gcStats
+}
+
+// gcStats is what runtime.MemStats says about one measured run.
+type gcStats struct {
+	cycles             uint32
+	pause              time.Duration
+	allocated, objects uint64
+	heapSys, totalSys  uint64
+	gcCPU              float64
+}
+
+func (g gcStats) String() string {
+	return fmt.Sprintf("%d GC cycles (%s paused, %.0f%% of CPU since start), %.0f MiB allocated in %.1fM objects; heap from the OS %.0f MiB, all runtime memory %.0f MiB",
+		g.cycles, g.pause.Round(time.Millisecond), g.gcCPU*100, float64(g.allocated)/(1<<20), float64(g.objects)/1e6,
+		float64(g.heapSys)/(1<<20), float64(g.totalSys)/(1<<20))
 }
 
 // startMem collects garbage, resets the kernel's RSS high-water mark
@@ -26,6 +44,7 @@ func startMem() *memWatch {
 	debug.FreeOSMemory()
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	m := &memWatch{stop: make(chan struct{})}
+	runtime.ReadMemStats(&m.before)
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	m.wg.Add(1)
 	go func() {
@@ -49,6 +68,11 @@ func startMem() *memWatch {
 func (m *memWatch) done() (heap, rss uint64) {
 	close(m.stop)
 	m.wg.Wait()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	m.gc = gcStats{cycles: after.NumGC - m.before.NumGC, pause: time.Duration(after.PauseTotalNs - m.before.PauseTotalNs),
+		allocated: after.TotalAlloc - m.before.TotalAlloc, objects: after.Mallocs - m.before.Mallocs,
+		heapSys: after.HeapSys, totalSys: after.Sys, gcCPU: after.GCCPUFraction}
 	return m.peakHeap, vmHWM()
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -19,7 +20,17 @@ import (
 // serve seeds the server and answers commands on stdin, one a line:
 // "calls" (JSON {action: count}), "check" (the fast path's per-account
 // budget), "max" (most accounts in flight at once), "reset".
-func serve(accounts, users int, latency time.Duration) error {
+func serve(accounts, users int, latency time.Duration, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	srv := awstest.New()
 	defer srv.Close()
 	srv.SetClock(func() time.Time { return asOf })
@@ -89,7 +100,8 @@ func startServer(accounts, users int, latency time.Duration) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-serve", "-accounts", fmt.Sprint(accounts), "-users", fmt.Sprint(users), "-latency", latency.String())
+	cmd := exec.Command(exe, "-serve", "-accounts", fmt.Sprint(accounts), "-users", fmt.Sprint(users), "-latency", latency.String(),
+		"-server-cpuprofile", profiles.server)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -238,10 +238,34 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		eng.Progress = func(p engine.Progress) { bar.Update(p.Done, p.Findings, p.Failed) }
 	}
 	eng.Ages = opts.Format == output.HTML
+	// JSON lines and CSV are written account by account while the scan
+	// goes on, in the accounts' order (engine.Engine.Output), byte for byte
+	// what writing them at the end gives; a plain scan then drops each
+	// account's findings once written (run and --security-hub need them).
+	var stream *output.FindingStream
+	var streamErr error
+	if output.Streams(opts.Format) {
+		if stream, err = output.NewFindingStream(g.env.Stdout, opts); err != nil {
+			return err
+		}
+		eng.Output = func(r *engine.AccountResult) {
+			if len(r.Findings) == 0 || streamErr != nil {
+				return
+			}
+			bar.Clear() // the bar and the findings may share a terminal
+			if streamErr = stream.Write(r.Findings); streamErr == nil && bar != nil {
+				streamErr = stream.Flush()
+			}
+		}
+		eng.DropFindings = g.collect == nil && !f.securityHub
+	}
 	res, err := eng.Scan(ctx, accts, asOf)
 	bar.Clear()
 	if err != nil {
 		return err
+	}
+	if streamErr != nil {
+		return streamErr
 	}
 	g.collect.scanned(res, track)
 	for i := range res.Accounts {
@@ -261,7 +285,11 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	case output.ASFF:
 		err = output.WriteASFF(g.env.Stdout, output.ToASFF(res.Findings(), shub.options(asOf, opts.ShowKeyIDs)))
 	default:
-		err = output.Findings(g.env.Stdout, res.Findings(), opts)
+		if stream != nil {
+			err = stream.Close()
+		} else {
+			err = output.Findings(g.env.Stdout, res.Findings(), opts)
+		}
 	}
 	if err != nil {
 		return err
@@ -275,7 +303,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	if failed := res.Failed(); len(failed) > 0 && !f.allowPartial {
 		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
 	}
-	if f.failOn != "" && matchesFailOn(res.Findings(), policy.Stage(f.failOn)) {
+	if f.failOn != "" && tallyFailsOn(res, policy.Stage(f.failOn)) {
 		return &ExitError{Code: ExitFindings}
 	}
 	return nil
@@ -299,6 +327,17 @@ func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account
 	return out, nil
 }
 
+// tallyFailsOn is matchesFailOn of every account's findings, from their
+// tallies (the findings themselves may have been dropped once written).
+func tallyFailsOn(res *engine.Result, level policy.Stage) bool {
+	for _, a := range res.Accounts {
+		if a.Tally.Violations > 0 || (level == policy.Warning && a.Tally.Warnings > 0) {
+			return true
+		}
+	}
+	return false
+}
+
 // matchesFailOn: violation matches violations; warning matches warnings and
 // violations. Whitelisted findings never fail a run.
 func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
@@ -318,16 +357,9 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	for _, a := range res.Accounts {
 		users += a.Users
 		calls += a.CallCount()
-		for _, f := range a.Findings {
-			switch {
-			case f.Whitelisted():
-				white++
-			case f.Stage == policy.Violation:
-				viol++
-			default:
-				warn++
-			}
-		}
+		viol += a.Tally.Violations
+		warn += a.Tally.Warnings
+		white += a.Tally.Whitelisted
 		if a.Changes != nil {
 			nw += len(a.Changes.New)
 			upd += len(a.Changes.Updated)

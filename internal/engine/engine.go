@@ -33,6 +33,43 @@ type Engine struct {
 	// Ages: also count every credential's age per account (the HTML
 	// report's chart), AccountResult.Ages.
 	Ages bool
+	// Output, when set, receives each account's result while the scan goes
+	// on, one call at a time, in the order of the accounts given to Scan
+	// (not the order they finish in): the findings come out exactly as
+	// Result.Findings would list them. An account that finishes before an
+	// earlier one waits in a reorder buffer until that one is done, so the
+	// buffer holds only the accounts finished out of order (a few waves of
+	// Concurrency accounts unless one account is much slower than the
+	// rest). Called after Progress for the same account.
+	Output func(*AccountResult)
+	// DropFindings releases each account's findings once Output had them:
+	// AccountResult.Findings is then nil and only AccountResult.Tally
+	// counts them. Memory no longer grows with the findings of the
+	// organization.
+	DropFindings bool
+}
+
+// Tally counts an account's findings by outcome.
+type Tally struct {
+	Violations, Warnings, Whitelisted int
+}
+
+// Total is the number of findings.
+func (t Tally) Total() int { return t.Violations + t.Warnings + t.Whitelisted }
+
+func tally(fs []policy.Finding) Tally {
+	var t Tally
+	for i := range fs {
+		switch {
+		case fs[i].Whitelisted():
+			t.Whitelisted++
+		case fs[i].Stage == policy.Violation:
+			t.Violations++
+		default:
+			t.Warnings++
+		}
+	}
+	return t
 }
 
 // DefaultConcurrency is how many accounts are scanned at once by default.
@@ -47,11 +84,16 @@ type Progress struct {
 
 // AccountResult is the outcome of one account's scan.
 type AccountResult struct {
-	Account  inventory.Account
-	Users    int
+	Account inventory.Account
+	Users   int
+	// Findings of the account, ordered by user. After tracking, findings
+	// keep only what output needs: no Tags (the issues have them).
+	// Nil once given to Engine.Output when Engine.DropFindings.
 	Findings []policy.Finding
-	Changes  *issues.Changes
-	Calls    map[string]int
+	// Tally counts the findings (also when they were dropped).
+	Tally   Tally
+	Changes *issues.Changes
+	Calls   map[string]int
 	// ReportGenerated is when the credential report used was generated.
 	ReportGenerated time.Time
 	Duration        time.Duration
@@ -135,7 +177,25 @@ func (e *Engine) Scan(ctx context.Context, accounts []inventory.Account, asOf ti
 		prog = Progress{Total: len(todo)}
 		wg   sync.WaitGroup
 		next = make(chan int)
+		// done[i]: account i has its result; emitted: accounts before
+		// this index went to Output (the reorder buffer is done[emitted:]).
+		done    = make([]bool, len(todo))
+		emitted int
 	)
+	// emit hands the accounts that are done and next in line to Output;
+	// the caller holds mu.
+	emit := func() {
+		for emitted < len(todo) && done[emitted] {
+			r := &res.Accounts[emitted]
+			if e.Output != nil {
+				e.Output(r)
+				if e.DropFindings {
+					r.Findings = nil
+				}
+			}
+			emitted++
+		}
+	}
 	for range n {
 		wg.Add(1)
 		go func() {
@@ -154,6 +214,8 @@ func (e *Engine) Scan(ctx context.Context, accounts []inventory.Account, asOf ti
 					p.Last = &res.Accounts[i]
 					e.Progress(p)
 				}
+				done[i] = true
+				emit()
 				mu.Unlock()
 			}
 		}()
@@ -171,6 +233,10 @@ feed:
 	}
 	close(next)
 	wg.Wait()
+	for i := emitted; i < len(todo); i++ {
+		done[i] = true // not scanned (cancelled): results without findings
+	}
+	emit()
 	res.Duration = time.Since(start)
 	return res, ctx.Err()
 }
@@ -215,6 +281,7 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 	}
 	r.Users, r.Calls, r.ReportGenerated = len(facts.Users), facts.Calls, facts.ReportGenerated
 	r.Findings = policy.Evaluate(facts, e.Rules, e.Exemptions, asOf)
+	r.Tally = tally(r.Findings)
 	if e.Ages {
 		r.Ages = policy.NewAgeHistogram()
 		r.Ages.Add(facts, e.Rules, asOf)
@@ -228,6 +295,7 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 		}
 		r.Changes = ch
 	}
+	r.Findings = compact(r.Findings)
 	e.log().Info("account scanned", "account", r.Account.ID, "users", r.Users, "findings", len(r.Findings),
 		"api_calls", r.CallCount(), "duration", time.Since(start).Round(time.Millisecond))
 	return r
@@ -266,4 +334,33 @@ type TimeoutError struct {
 
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("account %s: timed out after %s (raise --account-timeout)", e.Account, e.After)
+}
+
+// compact copies an account's findings into a slice of their exact size,
+// dropping what only tracking needed, so that a kept finding pins neither
+// the account's facts nor the parser's slabs: Tags (the user's tag map,
+// stored with the issue) go, LastUsed moves to one array for the account.
+// UserName and UserARN share one small string per user; KeyID is its own.
+func compact(fs []policy.Finding) []policy.Finding {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]policy.Finding, len(fs))
+	copy(out, fs)
+	n := 0
+	for i := range out {
+		if out[i].LastUsed != nil {
+			n++
+		}
+	}
+	times := make([]time.Time, 0, n)
+	for i := range out {
+		f := &out[i]
+		f.Tags = nil
+		if f.LastUsed != nil {
+			times = append(times, *f.LastUsed)
+			f.LastUsed = &times[len(times)-1]
+		}
+	}
+	return out
 }
