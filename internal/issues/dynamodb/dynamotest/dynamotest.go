@@ -6,6 +6,7 @@ package dynamotest
 
 import (
 	"os"
+	"sort"
 	"sync"
 	"testing"
 )
@@ -47,4 +48,19 @@ func Transactions() int {
 	proxy.mu.Lock()
 	defer proxy.mu.Unlock()
 	return proxy.transactions
+}
+
+// Actions are the DynamoDB API actions the proxy has served (e.g. "GetItem").
+func Actions() []string {
+	if proxy == nil {
+		return nil
+	}
+	proxy.mu.Lock()
+	defer proxy.mu.Unlock()
+	out := make([]string, 0, len(proxy.actions))
+	for a := range proxy.actions {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
 }

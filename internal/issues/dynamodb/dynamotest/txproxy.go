@@ -31,6 +31,8 @@ type txProxy struct {
 	// transactions counts the TransactWriteItems served (tests assert
 	// the store used them).
 	transactions int
+	// actions are the API actions served (the IAM policy check).
+	actions map[string]bool
 }
 
 func newTxProxy(target string) (*txProxy, *httptest.Server) {
@@ -47,6 +49,10 @@ func (p *txProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	target := r.Header.Get("X-Amz-Target")
+	if p.actions == nil {
+		p.actions = map[string]bool{}
+	}
+	p.actions[strings.TrimPrefix(target, "DynamoDB_20120810.")] = true
 	if target == "DynamoDB_20120810.TransactWriteItems" {
 		p.transactions++
 		status, out := p.transact(r.Header, body)
