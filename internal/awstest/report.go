@@ -45,15 +45,25 @@ func (a *account) credentialReport(now time.Time) []byte {
 			}
 		}
 	}
-	rows := [][]string{credentialReportHeader, {
+	// Rows are written one at a time through one reused row: a report is
+	// rendered under the server lock, and a thousand users' rows built
+	// first cost more than the rendering.
+	var buf bytes.Buffer
+	buf.Grow(256 * (len(a.users) + 2))
+	w := csv.NewWriter(&buf)
+	// Writes to a bytes.Buffer cannot fail.
+	_ = w.Write(credentialReportHeader)
+	_ = w.Write([]string{
 		"<root_account>", "arn:aws:iam::" + a.id + ":root", reportTime(created),
 		"not_supported", "no_information", "not_supported", "not_supported", "false",
 		"false", "N/A", "N/A", "N/A", "N/A",
 		"false", "N/A", "N/A", "N/A", "N/A",
 		"false", "N/A", "false", "N/A",
-	}}
+	})
+	row := make([]string, 0, len(credentialReportHeader))
+	var keyBuf [2]Key
 	for _, u := range a.users {
-		row := []string{u.Name, userARN(a.id, u.Path, u.Name), reportTime(u.Created)}
+		row = append(row[:0], u.Name, userARN(a.id, u.Path, u.Name), reportTime(u.Created))
 		if lp := u.LoginProfile; lp != nil {
 			lastUsed := "no_information"
 			if u.PasswordLastUsed != nil {
@@ -68,8 +78,10 @@ func (a *account) credentialReport(now time.Time) []byte {
 			row = append(row, "false", "N/A", "N/A", "N/A")
 		}
 		row = append(row, "false")
-		keys := append([]Key(nil), u.Keys...)
-		sort.SliceStable(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
+		keys := append(keyBuf[:0], u.Keys...)
+		if len(keys) > 1 {
+			sort.SliceStable(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
+		}
 		for slot := range 2 {
 			if slot >= len(keys) {
 				row = append(row, "false", "N/A", "N/A", "N/A", "N/A")
@@ -87,10 +99,8 @@ func (a *account) credentialReport(now time.Time) []byte {
 			row = append(row, active, reportTime(k.Created), reportTime(*k.LastUsed), orNA(k.LastUsedRegion), orNA(k.LastUsedService))
 		}
 		row = append(row, "false", "N/A", "false", "N/A")
-		rows = append(rows, row)
+		_ = w.Write(row)
 	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	_ = w.WriteAll(rows) // writes to a bytes.Buffer cannot fail
+	w.Flush()
 	return buf.Bytes()
 }

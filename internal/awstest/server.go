@@ -158,6 +158,14 @@ type account struct {
 	users   []*User
 	byName  map[string]*User
 	report  *report
+	// keys indexes the keys by ID; built on a lookup that misses, and
+	// every hit is checked against the users (see findKey).
+	keys map[string]keyRef
+}
+
+type keyRef struct {
+	u *User
+	i int
 }
 
 type report struct {
@@ -449,20 +457,35 @@ const allAccounts = "\x00all"
 // built without it.
 const minResponseDelay = 20 * time.Microsecond
 
-// findKey finds a key in the account; the caller holds s.mu.
+// findKey finds a key in the account; the caller holds s.mu. An index
+// entry is trusted only while its user is still the account's user of that
+// name and still has the key at that index; otherwise the index is rebuilt
+// (once per lookup), so it can never answer differently from a scan of the
+// users.
 func (s *Server) findKey(accountID, keyID string) (*User, *Key) {
 	a := s.accounts[accountID]
 	if a == nil {
 		return nil, nil
 	}
+	valid := func() (*User, *Key) {
+		r, ok := a.keys[keyID]
+		if ok && r.i < len(r.u.Keys) && r.u.Keys[r.i].ID == keyID && a.byName[r.u.Name] == r.u {
+			return r.u, &r.u.Keys[r.i]
+		}
+		return nil, nil
+	}
+	if u, k := valid(); k != nil {
+		return u, k
+	}
+	a.keys = make(map[string]keyRef, len(a.keys))
 	for _, u := range a.users {
 		for i := range u.Keys {
-			if u.Keys[i].ID == keyID {
-				return u, &u.Keys[i]
+			if _, dup := a.keys[u.Keys[i].ID]; !dup { // the first one, as a scan finds
+				a.keys[u.Keys[i].ID] = keyRef{u, i}
 			}
 		}
 	}
-	return nil, nil
+	return valid()
 }
 
 // sleep waits d, or until the request is gone or the server closes.

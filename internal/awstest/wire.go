@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -95,7 +96,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.clock()
 	requestID := s.nextRequestID()
 	p := s.principals[akid]
-	call := Call{Action: action, Service: service, Params: cloneValues(form), At: now}
+	// The form is never changed once parsed: recorded as it is (Calls
+	// hands out copies).
+	call := Call{Action: action, Service: service, Params: form, At: now}
 	var fail *apiError
 	switch {
 	case akid == "":
@@ -313,12 +316,18 @@ type members[T any] struct {
 	Member []T `xml:"member"`
 }
 
+// responseBufs recycles response buffers: a credential report or a page of
+// 1,000 user details is hundreds of kilobytes.
+var responseBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func writeResult(w http.ResponseWriter, namespace, action, requestID string, result any) {
-	var buf bytes.Buffer
+	buf := responseBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer responseBufs.Put(buf)
 	buf.WriteString(xml.Header)
-	fmt.Fprintf(&buf, `<%sResponse xmlns="%s">`, action, namespace)
+	fmt.Fprintf(buf, `<%sResponse xmlns="%s">`, action, namespace)
 	if result != nil {
-		enc := xml.NewEncoder(&buf)
+		enc := xml.NewEncoder(buf)
 		if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
 			writeError(w, namespace, requestID, newError(http.StatusInternalServerError, "ServiceFailure", "awstest: encode %s: %v", action, err))
 			return
@@ -328,7 +337,7 @@ func writeResult(w http.ResponseWriter, namespace, action, requestID string, res
 			return
 		}
 	}
-	fmt.Fprintf(&buf, `<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`, requestID, action)
+	fmt.Fprintf(buf, `<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`, requestID, action)
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-Requestid", requestID)
 	w.WriteHeader(http.StatusOK)

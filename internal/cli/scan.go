@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
@@ -124,6 +126,15 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	var opts []func(*awsconfig.LoadOptions) error
 	if g.env.AWSHTTPClient != nil {
 		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
+	} else if idle := f.concurrency * perAccountRequests; idle > awshttp.DefaultHTTPTransportMaxIdleConnsPerHost {
+		// Every IAM call goes to one host (iam.amazonaws.com). The SDK's
+		// client keeps 10 idle connections a host: at --concurrency 64
+		// the hundreds of requests in flight would each need a new TLS
+		// connection once their burst ends.
+		opts = append(opts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConnsPerHost = idle
+			tr.MaxIdleConns = max(tr.MaxIdleConns, 2*idle) // STS and Organizations too
+		})))
 	}
 	if f.profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(f.profile))
@@ -144,6 +155,11 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	}
 	return ac, nil
 }
+
+// perAccountRequests is how many AWS requests one account has in flight at
+// most: its confirming calls (inventory.ReportSource's default concurrency,
+// 8) and one more.
+const perAccountRequests = 9
 
 func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	now := g.env.Now()
