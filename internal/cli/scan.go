@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/accounts"
@@ -264,12 +266,18 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		if stream, err = output.NewFindingStream(g.env.Stdout, opts); err != nil {
 			return err
 		}
+		// When the progress bar (stderr) and the findings (stdout) share a
+		// terminal, each account's lines go out whole, with the bar cleared.
+		out, _ := g.env.Stdout.(*os.File)
+		shared := bar != nil && out != nil && (isatty.IsTerminal(out.Fd()) || isatty.IsCygwinTerminal(out.Fd()))
 		eng.Output = func(r *engine.AccountResult) {
 			if len(r.Findings) == 0 || streamErr != nil {
 				return
 			}
-			bar.Clear() // the bar and the findings may share a terminal
-			if streamErr = stream.Write(r.Findings); streamErr == nil && bar != nil {
+			if shared {
+				bar.Clear()
+			}
+			if streamErr = stream.Write(r.Findings); streamErr == nil && shared {
 				streamErr = stream.Flush()
 			}
 		}
