@@ -247,7 +247,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 	}
 	if track {
-		st, err := openStore(ctx, g, cfg)
+		st, err := openIssueStore(ctx, g, cfg)
 		if err != nil {
 			return err
 		}
