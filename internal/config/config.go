@@ -71,15 +71,17 @@ type Kind struct {
 	RemediationRetentionPeriod int
 	// TopicName is Hammer's SNS topic_name, accepted and unused.
 	TopicName string
-	// IgnoreAccounts is Hammer's ignore_accounts. It is already applied:
-	// Accounts and RemediationAccounts exclude these IDs (and are filled from
-	// aws.accounts when they were not set).
+	// IgnoreAccounts is Hammer's ignore_accounts. Accounts and
+	// RemediationAccounts exclude these IDs (filled from aws.accounts when
+	// not set), and the rule excludes them too, which is what counts when
+	// the accounts are discovered from the organization (aws.accounts empty).
 	IgnoreAccounts []string
 }
 
 // Rule returns the policy rule of the section.
 func (k *Kind) Rule() policy.Rule {
-	return policy.Rule{Kind: k.Kind, LimitDays: k.LimitDays, WarningDays: k.WarningDays, Accounts: k.Accounts}
+	return policy.Rule{Kind: k.Kind, LimitDays: k.LimitDays, WarningDays: k.WarningDays, Accounts: k.Accounts,
+		ExcludeAccounts: k.IgnoreAccounts}
 }
 
 // Store is the "store" section.

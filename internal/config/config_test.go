@@ -83,9 +83,30 @@ func TestGood(t *testing.T) {
 	eq(t, "IgnoredKeys", cfg.IgnoredKeys, []string{"whitelist.json: s3_bucket_acl"})
 	eq(t, "Rules", cfg.Rules(), []policy.Rule{
 		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 14, Accounts: []string{"123456789012", "210987654321"}},
-		{Kind: policy.KeysRotation, LimitDays: 180, WarningDays: 30, Accounts: []string{"123456789012", "210987654321"}},
+		{Kind: policy.KeysRotation, LimitDays: 180, WarningDays: 30, Accounts: []string{"123456789012", "210987654321"},
+			ExcludeAccounts: []string{"654321210987"}},
 	})
 	eq(t, "AccountName", cfg.AccountName("210987654321"), "slave1")
+}
+
+// Hammer's ignore_accounts with accounts discovered from the organization
+// (aws.accounts empty): the rule excludes them at run time.
+func TestIgnoreAccountsWithOrgDiscovery(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{
+  "aws": {"organization": {"discover": true}},
+  "user_inactivekeys": {"inactive_criteria_days": "90", "ignore_accounts": "111111111111,222222222222"}
+}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Rules()[0]
+	if r.AppliesTo("111111111111") || r.AppliesTo("222222222222") || !r.AppliesTo("333333333333") {
+		t.Errorf("rule %+v: ignored accounts must be excluded, others checked", r)
+	}
 }
 
 func TestHammerSample(t *testing.T) {

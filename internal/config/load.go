@@ -459,9 +459,9 @@ func (l *loader) exclude(key, name string, list []string, set bool, ignore []str
 		}
 	}
 	if len(base) == 0 {
-		l.add(ConfigFile, key, "has no accounts to exclude from (aws.accounts is empty)",
-			"list the accounts in aws.accounts, or remove ignore_accounts")
-		return list, false
+		// Accounts come from the organization: the rule excludes them at
+		// run time (Rule.ExcludeAccounts).
+		return list, set
 	}
 	var out []string
 	for _, a := range base {

@@ -60,10 +60,18 @@ type Rule struct {
 	WarningDays int
 	// Accounts limits the rule to these account IDs; empty means every account.
 	Accounts []string
+	// ExcludeAccounts are never checked (Hammer's ignore_accounts), also
+	// when the accounts are discovered from the organization.
+	ExcludeAccounts []string
 }
 
 // AppliesTo reports whether the rule covers account.
 func (r Rule) AppliesTo(account string) bool {
+	for _, a := range r.ExcludeAccounts {
+		if a == account {
+			return false
+		}
+	}
 	if len(r.Accounts) == 0 {
 		return true
 	}

@@ -189,3 +189,14 @@ func TestAgeHistogram(t *testing.T) {
 		t.Errorf("total %d, want 6 (inactive key not counted)", sum)
 	}
 }
+
+func TestRuleExcludeAccounts(t *testing.T) {
+	r := Rule{Kind: InactiveKeys, LimitDays: 90, ExcludeAccounts: []string{"111111111111"}}
+	if r.AppliesTo("111111111111") || !r.AppliesTo("222222222222") {
+		t.Errorf("exclusion: %+v", r)
+	}
+	r.Accounts = []string{"111111111111", "222222222222"}
+	if r.AppliesTo("111111111111") {
+		t.Error("an excluded account stays excluded even when listed")
+	}
+}
