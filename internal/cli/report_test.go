@@ -232,6 +232,13 @@ func newSlackAPI(t *testing.T) *slackAPI {
 			s.posts = append(s.posts, r.Form)
 			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": fmt.Sprintf("1764072000.%06d", len(s.posts))})
 		})
+		// users.list, for slack_owner entries that are plain names.
+		c.Handle("/users.list", func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "members": []map[string]any{
+				{"id": "UBOB00001", "name": "bob", "real_name": "Bob Smith", "profile": map[string]any{"display_name": "bobby"}},
+				{"id": "UOLD00001", "name": "ghost", "deleted": true},
+			}, "response_metadata": map[string]any{"next_cursor": ""}})
+		})
 	})
 	s.Start()
 	t.Cleanup(s.Stop)
@@ -364,5 +371,29 @@ func TestReportJiraTicketClosedWhenKeyRotated(t *testing.T) {
 	w.report(env, 0, asOf.Add(2*time.Hour))
 	if n := len(jira.Calls()); n != calls {
 		t.Errorf("a run with nothing due called JIRA %d times", n-calls)
+	}
+}
+
+// TestReportSlackPlainUserNames: Hammer's ticket_owners.json names Slack
+// users by name ("bob"); the bot looks them up with users.list and posts to
+// the user's ID. An unknown (or deleted) name fails that digest with a clear
+// error and keeps it pending; the others are sent.
+func TestReportSlackPlainUserNames(t *testing.T) {
+	api := newSlackAPI(t)
+	w := newWorld(t, reportConfig(`"slack": {"api_url": "`+api.GetAPIURL()+`"}`))
+	w.writeFile("ticket_owners.json", `{"slack_owner": ["bob", "ghost"]}`)
+	w.srv.AddAccount(seedAlpha())
+	w.scan(0, "-o", "json")
+	env := map[string]string{"KEYWARDEN_SLACK_TOKEN": "xoxb-keywarden"}
+	r := w.report(env, 1, asOf)
+	posts := api.got()
+	if len(posts) != 1 || posts[0].Get("channel") != "UBOB00001" {
+		t.Fatalf("posts: %v", posts)
+	}
+	if !strings.Contains(r.stderr, `no Slack user named "ghost" (slack_owner in ticket_owners.json): use a user ID`) || !strings.Contains(r.stderr, "5 sent, 5 failed") {
+		t.Errorf("the unknown name is not explained:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "xoxb-keywarden") {
+		t.Error("the token reached the output")
 	}
 }

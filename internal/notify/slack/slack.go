@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -44,6 +46,11 @@ type Channel struct {
 	o      Options
 	client *slackapi.Client
 	logged map[string]bool
+	// users maps Slack user names to IDs (users.list, read once per run)
+	// for slack_owner entries that are plain names, as Hammer allows.
+	usersOnce sync.Once
+	users     map[string]string
+	usersErr  error
 }
 
 // New returns the Slack channel.
@@ -182,12 +189,59 @@ func (c *Channel) postOnce(ctx context.Context, target string, m Message) (strin
 		}
 		return WebhookTarget, nil
 	}
-	channel, ts, err := c.client.PostMessageContext(ctx, target,
+	to, err := c.resolve(ctx, target)
+	if err != nil {
+		return "", err
+	}
+	channel, ts, err := c.client.PostMessageContext(ctx, to,
 		slackapi.MsgOptionText(m.Text, false), slackapi.MsgOptionBlocks(m.Blocks...))
 	if err != nil {
 		return "", c.redact(err)
 	}
 	return channel + "/" + ts, nil
+}
+
+// slackID matches Slack conversation and user IDs (C…, G…, D…, U…, W…).
+var slackID = regexp.MustCompile(`^[CGDUW][A-Z0-9]{6,}$`)
+
+// resolve turns a slack_owner entry into a chat.postMessage channel:
+// "#channels" and Slack IDs as they are; a plain user name (Hammer's
+// ticket_owners.json sample has "bob") is looked up in users.list (its
+// handle, display name or real name, case-insensitive), once per run. The
+// bot token then needs the users:read scope. An unknown name is an error of
+// that notice: it stays pending, with the error, until the name is fixed.
+func (c *Channel) resolve(ctx context.Context, target string) (string, error) {
+	if strings.HasPrefix(target, "#") || slackID.MatchString(target) {
+		return target, nil
+	}
+	c.usersOnce.Do(func() {
+		list, err := c.client.GetUsersContext(ctx)
+		if err != nil {
+			c.usersErr = fmt.Errorf("slack: look up user names (users.list, needs the users:read scope): %w", c.redact(err))
+			return
+		}
+		c.users = map[string]string{}
+		for _, u := range list {
+			if u.Deleted {
+				continue
+			}
+			for _, n := range []string{u.Name, u.Profile.DisplayName, u.RealName} {
+				if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
+					if _, taken := c.users[n]; !taken {
+						c.users[n] = u.ID
+					}
+				}
+			}
+		}
+	})
+	if c.usersErr != nil {
+		return "", c.usersErr
+	}
+	id, ok := c.users[strings.ToLower(strings.TrimPrefix(target, "@"))]
+	if !ok {
+		return "", fmt.Errorf("slack: no Slack user named %q (slack_owner in ticket_owners.json): use a user ID (U…) or a #channel", target)
+	}
+	return id, nil
 }
 
 // redact keeps the webhook URL (a secret) and the token out of errors,
