@@ -15,6 +15,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/issues/storetest"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -49,18 +50,10 @@ func Run(t *testing.T, open Open) {
 const account = "123456789012"
 
 var (
-	asOf  = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	rules = []policy.Rule{
-		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 10},
-		{Kind: policy.KeysRotation, LimitDays: 180, WarningDays: 14},
-		{Kind: policy.InactivePasswords, LimitDays: 90, WarningDays: 10},
-	}
-	live = []issues.Status{issues.Open, issues.Whitelisted}
+	asOf = storetest.AsOf // the shared fixtures are relative to it
 )
 
 func daysAgo(n int) time.Time { return asOf.Add(-time.Duration(n) * policy.Day) }
-
-func ptr(t time.Time) *time.Time { return &t }
 
 func openStore(t *testing.T, open Open) (Store, func(t *testing.T) Store) {
 	t.Helper()
@@ -76,43 +69,11 @@ func openStore(t *testing.T, open Open) (Store, func(t *testing.T) Store) {
 // scan is one run for the account: reconcile the live issues, then Apply.
 func scan(t *testing.T, s issues.Store, facts *inventory.Facts, at time.Time) *issues.Changes {
 	t.Helper()
-	ctx := context.Background()
-	lv, err := s.List(ctx, issues.Filter{AccountID: facts.Account.ID, Statuses: live})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := issues.Reconcile(lv, policy.Evaluate(facts, rules, policy.Exemptions{}, at), facts, at)
-	if err := s.Apply(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	return ch
+	return storetest.Scan(t, s, facts, policy.Exemptions{}, at)
 }
 
 func facts(users ...inventory.User) *inventory.Facts {
 	return &inventory.Facts{Account: inventory.Account{ID: account}, Users: users}
-}
-
-// alice has one finding of each kind.
-func alice() inventory.User {
-	return inventory.User{
-		Name: "alice", ARN: "arn:aws:iam::123456789012:user/alice", Created: daysAgo(400),
-		Password: &inventory.Password{Enabled: true, Created: daysAgo(400), LastUsed: ptr(daysAgo(120))},
-		Keys: []inventory.AccessKey{{
-			ID: "AKIAALICE1", Slot: 1, Status: inventory.StatusActive,
-			Created: daysAgo(300), LastUsed: ptr(daysAgo(100)),
-		}},
-	}
-}
-
-// bob's key was last used 85 days ago: a warning, 5 days left.
-func bob() inventory.User {
-	return inventory.User{
-		Name: "bob", ARN: "arn:aws:iam::123456789012:user/bob", Created: daysAgo(100),
-		Keys: []inventory.AccessKey{{
-			ID: "AKIABOB1", Slot: 1, Status: inventory.StatusActive,
-			Created: daysAgo(100), LastUsed: ptr(daysAgo(85)),
-		}},
-	}
 }
 
 func deliveries(t *testing.T, s notify.Store, ids ...int64) []notify.Delivery {
@@ -127,9 +88,9 @@ func deliveries(t *testing.T, s notify.Store, ids ...int64) []notify.Delivery {
 func testSurviveACrash(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, reopen := openStore(t, open)
-	u := alice()
+	u := storetest.Alice()
 	u.Tags = map[string]string{"Slack": "U123", "Name": "Alice"}
-	ch := scan(t, s, facts(u, bob()), asOf)
+	ch := scan(t, s, facts(u, storetest.Bob()), asOf)
 	if len(ch.New) == 0 {
 		t.Fatal("no issues")
 	}
@@ -229,7 +190,7 @@ func testSurviveACrash(t *testing.T, open Open) {
 		t.Errorf("a sent notice became %s", ds[0].State)
 	}
 	// The issue, reported, is still the issue a scan updates.
-	if ch := scan(t, s, facts(u, bob()), asOf.Add(policy.Day)); len(ch.New) != 0 {
+	if ch := scan(t, s, facts(u, storetest.Bob()), asOf.Add(policy.Day)); len(ch.New) != 0 {
 		t.Errorf("rescan opened new issues: %+v", ch.New)
 	}
 	if got, _ := s.Get(ctx, is.ID); got.Reported == nil || !got.Reported.Equal(sentAt) || got.Tags["Name"] != "Alice" {
@@ -240,7 +201,7 @@ func testSurviveACrash(t *testing.T, open Open) {
 func testTicketsAndFinished(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _ := openStore(t, open)
-	ch := scan(t, s, facts(alice()), asOf)
+	ch := scan(t, s, facts(storetest.Alice()), asOf)
 	id := ch.New[0].ID
 	if tk, err := s.Ticket(ctx, id, "jira"); tk != nil || err != nil {
 		t.Fatalf("ticket before any: %v %v", tk, err)
@@ -313,7 +274,7 @@ func testTicketsAndFinished(t *testing.T, open Open) {
 func testTransitions(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _ := openStore(t, open)
-	ch := scan(t, s, facts(alice()), asOf)
+	ch := scan(t, s, facts(storetest.Alice()), asOf)
 	id := ch.New[0].ID
 	mk := func(target string) *notify.Delivery {
 		return &notify.Delivery{IssueID: id, Channel: "slack", Target: target, Event: notify.Violation, Seq: 1}
