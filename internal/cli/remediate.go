@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -186,8 +187,8 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	}
 	var sel []issues.Issue
 	for _, is := range list {
-		if (len(explicit) == 0 || explicit[is.Kind]) && (len(f.accounts) == 0 || containsStr(f.accounts, is.AccountID)) &&
-			(len(f.issueIDs) == 0 || containsID(f.issueIDs, is.ID)) {
+		if (len(explicit) == 0 || explicit[is.Kind]) && (len(f.accounts) == 0 || slices.Contains(f.accounts, is.AccountID)) &&
+			(len(f.issueIDs) == 0 || slices.Contains(f.issueIDs, is.ID)) {
 			sel = append(sel, is)
 		}
 	}
@@ -403,22 +404,4 @@ func prompter(r io.Reader, w io.Writer, o output.Options) remediate.Confirm {
 			fmt.Fprintf(w, "    %q: answer y, n, a or q\n", ans)
 		}
 	}
-}
-
-func containsStr(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-func containsID(xs []int64, x int64) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

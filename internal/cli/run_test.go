@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestRunTwoAccounts(t *testing.T) {
 		}
 	}
 	want := "111111111111:alice:AKIAALICE0000000OLD1,111111111111:bob:AKIABOB0000000000001,222222222222:zoe:AKIAZOE0000000000001"
-	if strings.Join(sortedCopy(updated), ",") != want {
+	if strings.Join(slices.Sorted(slices.Values(updated)), ",") != want {
 		t.Errorf("deactivated %v, want %s", updated, want)
 	}
 	if s.Remediation["remediated"] != 3 {
@@ -98,7 +99,7 @@ func TestRunTwoAccounts(t *testing.T) {
 			events = append(events, fmt.Sprint(m["event"]))
 		}
 	}
-	if strings.Join(sortedCopy(events), ",") != "remediated,remediated,remediated,resolved,resolved" {
+	if strings.Join(slices.Sorted(slices.Values(events)), ",") != "remediated,remediated,remediated,resolved,resolved" {
 		t.Errorf("second run published %v (first run: %d notices)", events, published)
 	}
 	w.srv.ResetCalls()
@@ -135,16 +136,4 @@ func TestRunPartialFailure(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("--allow-partial: exit %d", r.code)
 	}
-}
-
-func sortedCopy(xs []string) []string {
-	out := append([]string(nil), xs...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -283,7 +284,7 @@ func (l *loader) aws(v *jvalue) {
 				l.known[a.key] = true
 			}
 		default:
-			if !contains(hammerAWSKeys, m.key) {
+			if !slices.Contains(hammerAWSKeys, m.key) {
 				l.unknown(f, key, m.key, append(append([]string{}, awsKeys...), hammerAWSKeys...))
 			}
 		}
@@ -465,7 +466,7 @@ func (l *loader) exclude(key, name string, list []string, set bool, ignore []str
 	}
 	var out []string
 	for _, a := range base {
-		if !contains(ignore, a) {
+		if !slices.Contains(ignore, a) {
 			out = append(out, a)
 		}
 	}
@@ -774,13 +775,4 @@ func union(a, b map[string]bool) map[string]bool {
 		m[k] = true
 	}
 	return m
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

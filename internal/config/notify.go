@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/policy"
@@ -153,7 +154,7 @@ func (l *loader) notifySection(name string, v *jvalue) {
 			case "show_key_ids":
 				s.ShowKeyIDs, _ = l.boolean(f, key, m.val)
 			default:
-				if !contains(hammerSlackKeys, m.key) {
+				if !slices.Contains(hammerSlackKeys, m.key) {
 					l.notifyUnknown(key, m.key, slackKeys)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -310,20 +311,11 @@ func (c *recorder) Failed(ctx context.Context, ns []*Notice, err error) error {
 	}
 	c.mu.Lock()
 	c.res.Failed += len(ns)
-	if !containsString(c.res.Errors, msg) {
+	if !slices.Contains(c.res.Errors, msg) {
 		c.res.Errors = append(c.res.Errors, msg)
 	}
 	c.mu.Unlock()
 	return nil
-}
-
-func containsString(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Summary renders results on one line each.

@@ -5,6 +5,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -67,20 +68,10 @@ type Rule struct {
 
 // AppliesTo reports whether the rule covers account.
 func (r Rule) AppliesTo(account string) bool {
-	for _, a := range r.ExcludeAccounts {
-		if a == account {
-			return false
-		}
+	if slices.Contains(r.ExcludeAccounts, account) {
+		return false
 	}
-	if len(r.Accounts) == 0 {
-		return true
-	}
-	for _, a := range r.Accounts {
-		if a == account {
-			return true
-		}
-	}
-	return false
+	return len(r.Accounts) == 0 || slices.Contains(r.Accounts, account)
 }
 
 // Exemptions says which credentials are exempt from remediation.
@@ -341,7 +332,7 @@ func Candidates(account string, u *inventory.User, rules []Rule, asOf time.Time)
 		switch r.Kind {
 		case InactiveKeys, KeysRotation:
 			for i, k := range u.Keys {
-				if !k.Active() || contains(keys, i) {
+				if !k.Active() || slices.Contains(keys, i) {
 					continue
 				}
 				since, _ := keySince(r.Kind, k)
@@ -356,15 +347,6 @@ func Candidates(account string, u *inventory.User, rules []Rule, asOf time.Time)
 		}
 	}
 	return keys, password
-}
-
-func contains(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // AgeHistogram counts credentials by age, per kind, in buckets of

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,7 +190,7 @@ func (e *Executor) one(ctx context.Context, it Item, asOf time.Time) Outcome {
 	fail := func(err error) Outcome {
 		return Outcome{Item: it, Result: Failed, Detail: err.Error() + " (the issue stays open)", Err: err}
 	}
-	if it.Op == OpDeactivateKey && contains(e.OwnKeyIDs, it.KeyID) {
+	if it.Op == OpDeactivateKey && slices.Contains(e.OwnKeyIDs, it.KeyID) {
 		err := fmt.Errorf("%w: never deactivated", ErrOwnKey)
 		return Outcome{Item: it, Result: Skipped, Detail: err.Error(), Err: err}
 	}

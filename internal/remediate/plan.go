@@ -3,6 +3,7 @@ package remediate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -164,13 +165,13 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 		case is.Status == issues.Whitelisted || is.Exemption != "":
 			skip(is, fmt.Errorf("%w by %s", ErrWhitelisted, is.Exemption))
 			continue
-		case len(kp.Accounts) > 0 && !contains(kp.Accounts, is.AccountID):
+		case len(kp.Accounts) > 0 && !slices.Contains(kp.Accounts, is.AccountID):
 			skip(is, fmt.Errorf("%w of %s", ErrAccountExcluded, is.Kind))
 			continue
 		case is.Kind != policy.InactivePasswords && strings.Contains(is.Subject, "/access_key_"):
 			skip(is, fmt.Errorf("%w: %s (scan with AWS access to learn the key ID)", ErrNoKeyID, is.Subject))
 			continue
-		case is.Kind != policy.InactivePasswords && contains(p.OwnKeyIDs, is.Subject):
+		case is.Kind != policy.InactivePasswords && slices.Contains(p.OwnKeyIDs, is.Subject):
 			skip(is, fmt.Errorf("%w: never deactivated", ErrOwnKey))
 			continue
 		case is.Stage != policy.Violation:
@@ -229,15 +230,6 @@ func newItem(is issues.Issue, err error) Item {
 		it.UserName = is.Subject
 	}
 	return it
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func isOverCap(err error) bool { return err != nil && errors.Is(err, ErrOverCap) }
