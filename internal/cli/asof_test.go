@@ -273,3 +273,25 @@ func TestLambdaTracksAsOfEventTime(t *testing.T) {
 		t.Errorf("next event: %+v", sum.Issues)
 	}
 }
+
+// TestLambdaEventAheadOfClock: an event stamped a little after the Lambda's
+// clock (clocks differ) runs as of the Lambda's now and is tracked.
+func TestLambdaEventAheadOfClock(t *testing.T) {
+	w := newWorld(t, baseConfig)
+	w.srv.AddAccount(seedAlpha())
+	t.Setenv("TMPDIR", t.TempDir())
+	env := Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard,
+		Getenv: func(k string) string { return map[string]string{LambdaConfigDirEnv: w.dir}[k] },
+		Now:    func() time.Time { return asOf.Add(-2 * time.Second) }, AWSHTTPClient: w.srv.HTTPClient()}
+	out, err := lambda.NewHandler(LambdaHandler(env)).Invoke(context.Background(), []byte(scheduledEvent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum RunSummary
+	if err := json.Unmarshal(out, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if !sum.AsOf.Equal(asOf.Add(-2*time.Second)) || sum.Issues.New != 6 {
+		t.Errorf("event 2s ahead of the clock: as of %s, issues %+v; want as of now, 6 new", sum.AsOf, sum.Issues)
+	}
+}
