@@ -43,6 +43,8 @@ var migrations = []string{
 	migrationJournal,
 	// 3: notification delivery state (deliveries.go).
 	migrationDeliveries,
+	// 4: each account's last tracked scan (scans.go).
+	migrationScans,
 }
 
 // SchemaVersionError is returned by Open for a database written by a newer
