@@ -43,6 +43,9 @@ var migrations = []string{
 	migrationJournal,
 	// 3: notification delivery state (deliveries.go).
 	migrationDeliveries,
+	// 4: the journal records when a call returned, and rollback holds
+	// (journal.go).
+	migrationJournalCalled,
 }
 
 // SchemaVersionError is returned by Open for a database written by a newer
