@@ -286,7 +286,10 @@ func (e *Executor) one(ctx context.Context, it Item, asOf time.Time) Outcome {
 	if len(notes) > 0 {
 		detail += "; " + strings.Join(notes, "; ")
 	}
-	if err := e.Store.Apply(ctx, ch); err != nil {
+	// The issues follow the journal even when keywarden is being stopped.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
+	defer cancel()
+	if err := e.Store.Apply(bctx, ch); err != nil {
 		return Outcome{Item: it, Result: res, ActionID: a.ID, Err: err,
 			Detail: detail + "; storing the issue change failed: " + err.Error()}
 	}

@@ -144,12 +144,14 @@ func (e *Executor) reactivate(ctx context.Context, a Action, it Item) Outcome {
 		if k.Status == types.StatusTypeActive {
 			st, note = StateFailed, a.Note+fmt.Sprintf("; its rollback (action %d) found the key still Active: the deactivation was never seen to take effect", r.ID)
 		}
-		if err := e.Journal.Finish(ctx, a.ID, st, e.Now(), note); err != nil {
+		if err := e.Journal.Finish(context.WithoutCancel(ctx), a.ID, st, e.Now(), note); err != nil {
 			o.Detail += "; settling action " + fmt.Sprint(a.ID) + ": " + err.Error()
 		}
 	}
 	r.State = res.state
-	if err := e.claimIssues(ctx, *r, ""); err != nil {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
+	defer cancel()
+	if err := e.claimIssues(bctx, *r, ""); err != nil {
 		o.Err = err
 		o.Detail += "; but " + err.Error()
 	}
