@@ -383,3 +383,133 @@ func TestRemediateDryRunNoCredentials(t *testing.T) {
 	}
 	wantMutations(t, w.srv)
 }
+
+// TestRemediateFaultMatrix: remediate, then rollback, under every fault mode
+// on every AWS action they call. Whatever the fault: no panic, no hang past
+// the call timeout, no issue resolved from a bad answer, no action journaled
+// wrongly (done means the live state shows it, failed or abandoned that it
+// does not), a failure exits 1 naming the account; and once the fault is
+// gone the next run finishes the job, settling what was left.
+func TestRemediateFaultMatrix(t *testing.T) {
+	modes := append([]awstest.FaultMode{awstest.ModeError}, awstest.BadAnswerModes...)
+	modes = append(modes, awstest.ModeHang)
+	remediateActions := []string{"ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags", "UpdateAccessKey", "GetUser", "GetLoginProfile", "DeleteLoginProfile"}
+	rollbackActions := []string{"ListAccessKeys", "UpdateAccessKey"}
+	fast := []string{"--call-timeout", "300ms", "--verify-for", "10ms", "--retry-backoff", "1ms"}
+	for _, mode := range modes {
+		for _, action := range remediateActions {
+			t.Run("remediate/"+mode.String()+"/"+action, func(t *testing.T) {
+				w := newWorld(t, remediationConfig)
+				w.srv.AddAccount(seedAlpha())
+				w.scan(0, "-o", "json")
+				w.srv.Inject(awstest.Fault{Action: action, Mode: mode, Code: "ServiceFailure"})
+				start := time.Now()
+				r := w.run(append([]string{"remediate", "--yes", "-o", "json"}, fast...)...)
+				if d := time.Since(start); d > 15*time.Second {
+					t.Errorf("took %s", d)
+				}
+				checkTruth(t, w, r, false)
+				w.srv.ClearFaults()
+				r = w.run(append([]string{"remediate", "--yes", "-o", "json"}, fast...)...)
+				if r.code != 0 {
+					t.Fatalf("after the fault: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+				}
+				checkTruth(t, w, r, true)
+			})
+		}
+		for _, action := range rollbackActions {
+			t.Run("rollback/"+mode.String()+"/"+action, func(t *testing.T) {
+				w := newWorld(t, remediationConfig)
+				w.srv.AddAccount(seedAlpha())
+				w.scan(0, "-o", "json")
+				w.remediate(0, "--yes", "--kind", "user_inactivekeys")
+				w.srv.Inject(awstest.Fault{Action: action, Mode: mode, Code: "ServiceFailure"})
+				start := time.Now()
+				r := w.run(append([]string{"rollback", "--since", "2026-01-01", "--yes", "-o", "json"}, fast...)...)
+				if d := time.Since(start); d > 15*time.Second {
+					t.Errorf("took %s", d)
+				}
+				checkTruth(t, w, r, false)
+				w.srv.ClearFaults()
+				r = w.run(append([]string{"rollback", "--since", "2026-01-01", "--yes", "-o", "json"}, fast...)...)
+				checkTruth(t, w, r, true)
+				for _, k := range []string{"AKIAALICE0000000OLD1", bobKey} {
+					if s := keyStatus(t, w, k); s != "Active" {
+						t.Errorf("%s after the rollback: %s", k, s)
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkTruth checks the journal against the live state, and the issues
+// against the journal. settled: no intent may be left.
+func checkTruth(t *testing.T, w *world, r result, settled bool) {
+	t.Helper()
+	if r.code != 0 && r.code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r.code == 1 && !strings.Contains(r.stderr, acctA) {
+		t.Errorf("failure without the account:\n%s", r.stderr)
+	}
+	_, j := journalRows(t, w)
+	claimed := map[float64]bool{}
+	for _, a := range j {
+		op, state, note := a["op"].(string), a["state"].(string), a["note"].(string)
+		if state == "done" || state == "unverified" {
+			for _, id := range a["issues"].([]any) {
+				claimed[id.(float64)] = op != "reactivate_key"
+			}
+		}
+		// Later actions on the same credential may have changed it since:
+		// only the newest action on a credential is checked against it.
+		newest := true
+		for _, b := range j {
+			if b["key_id"] == a["key_id"] && b["user"] == a["user"] && b["id"].(float64) > a["id"].(float64) {
+				newest = false
+			}
+		}
+		if !newest {
+			continue
+		}
+		took := false
+		switch op {
+		case "deactivate_key", "reactivate_key":
+			want := map[string]string{"deactivate_key": "Inactive", "reactivate_key": "Active"}[op]
+			took = keyStatus(t, w, a["key_id"].(string)) == want
+		case "delete_login_profile":
+			u, _ := w.srv.User(acctA, a["user"].(string))
+			took = u.LoginProfile == nil
+		}
+		switch state {
+		case "done":
+			if !took {
+				t.Errorf("action %v %s done, but the live state does not show it (%s)", a["id"], op, note)
+			}
+		case "failed", "abandoned":
+			if took {
+				t.Errorf("action %v %s %s, but the live state shows it (%s)", a["id"], op, state, note)
+			}
+		case "intent", "unverified":
+			if settled {
+				t.Errorf("action %v left %s after a clean run: %s", a["id"], state, note)
+			}
+			if r.code != 1 && state == "intent" {
+				t.Errorf("action %v left an intent, exit 0", a["id"])
+			}
+		case "indeterminate":
+			t.Errorf("action %v indeterminate: nobody else acted", a["id"])
+		}
+	}
+	for _, is := range jsonLines(t, w.run("issues", "list", "--status", "all", "-o", "json").stdout) {
+		switch is["status"] {
+		case "resolved":
+			t.Errorf("issue %v resolved from a bad answer: %v", is["id"], is["close_reason"])
+		case "remediated":
+			if !claimed[is["id"].(float64)] {
+				t.Errorf("issue %v remediated without a done action: %v", is["id"], is["close_reason"])
+			}
+		}
+	}
+}

@@ -50,10 +50,12 @@ func (e *Executor) keyState(ctx context.Context, c IAMReader, user, keyID string
 		if err := e.retry(ctx, func(ctx context.Context) (err error) { page, err = p.NextPage(ctx); return err }); err != nil {
 			return nil, err
 		}
-		if page.IsTruncated && aws.ToString(page.Marker) == "" {
-			// The SDK's paginator would stop here as if the list ended: a
-			// key on a later page would read as deleted.
-			return nil, fmt.Errorf("ListAccessKeys of user %s: a truncated page without a marker (an incomplete answer)", user)
+		// A truncated page without a marker would end the SDK's paginator
+		// as if the list ended, and a missing list reads as empty: either
+		// way the key would read as deleted.
+		if err := complete("ListAccessKeys", "user "+user, page != nil && page.AccessKeyMetadata != nil &&
+			!(page.IsTruncated && aws.ToString(page.Marker) == ""), "AccessKeyMetadata (or a truncated page without a marker)"); err != nil {
+			return nil, err
 		}
 		for i := range page.AccessKeyMetadata {
 			if aws.ToString(page.AccessKeyMetadata[i].AccessKeyId) == keyID {

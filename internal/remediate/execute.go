@@ -389,6 +389,9 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 			if err != nil {
 				return err
 			}
+			if err := complete("ListUserTags", "user "+it.UserName, page != nil && page.Tags != nil && !(page.IsTruncated && aws.ToString(page.Marker) == ""), "Tags"); err != nil {
+				return err
+			}
 			for _, t := range page.Tags {
 				if m == nil {
 					m = map[string]string{}
@@ -423,6 +426,9 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 		}); err != nil {
 			return nil, err
 		}
+		if err := complete("GetAccessKeyLastUsed", "key "+it.KeyID, lu != nil && lu.AccessKeyLastUsed != nil, "AccessKeyLastUsed"); err != nil {
+			return nil, err
+		}
 		key := inventory.AccessKey{ID: it.KeyID, Status: string(k.Status), Created: aws.ToTime(k.CreateDate).UTC()}
 		if lu.AccessKeyLastUsed != nil && lu.AccessKeyLastUsed.LastUsedDate != nil {
 			t := lu.AccessKeyLastUsed.LastUsedDate.UTC()
@@ -442,6 +448,9 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 		case err != nil:
 			return nil, err
 		}
+		if err := complete("GetUser", "user "+it.UserName, u != nil && u.User != nil, "User"); err != nil {
+			return nil, err
+		}
 		st.user.Created = aws.ToTime(u.User.CreateDate).UTC()
 		var lp *iam.GetLoginProfileOutput
 		err = e.retry(ctx, func(ctx context.Context) (err error) {
@@ -453,6 +462,9 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 			st.gone = "login profile deleted"
 			return st, nil
 		case err != nil:
+			return nil, err
+		}
+		if err := complete("GetLoginProfile", "user "+it.UserName, lp != nil && lp.LoginProfile != nil, "LoginProfile"); err != nil {
 			return nil, err
 		}
 		p := &inventory.Password{Enabled: true, Created: aws.ToTime(lp.LoginProfile.CreateDate).UTC()}
@@ -473,4 +485,14 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// complete is an error naming the action when its answer lacks an element
+// the API guarantees (ok false): read as empty, it would make a key look
+// never used, a user untagged (not exempt) or deleted.
+func complete(action, of string, ok bool, element string) error {
+	if ok {
+		return nil
+	}
+	return fmt.Errorf("%s of %s: the answer has no %s (an incomplete answer from AWS): nothing is done on it", action, of, element)
 }
