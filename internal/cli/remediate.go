@@ -84,16 +84,19 @@ verified. Every action is journaled (keywarden journal) with the state before
 it, and keys can be re-activated with keywarden rollback.
 
 On a terminal it asks for each credential (yes / no / all / quit);
-otherwise --yes is required. --dry-run prints the plan and changes nothing.`,
+otherwise --yes is required. --dry-run prints the plan and changes nothing;
+with --as-of DATE it prints the plan as of that date (what would be due then).
+Acting is always on the present: --as-of without --dry-run is refused.`,
 		Example: `  keywarden remediate --dry-run
   keywarden remediate --kind user_inactivekeys --account 123456789012
-  keywarden remediate --yes -o json`,
+  keywarden remediate --yes -o json
+  keywarden remediate --dry-run --as-of 2027-03-01   # what will be due by 1 March?`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRemediate(cmd.Context(), g, f) },
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.asOf, "as-of", "", "evaluate as of this date (YYYY-MM-DD, UTC) or RFC 3339 time; a future date needs --dry-run")
+	fl.StringVar(&f.asOf, "as-of", "", "with --dry-run: the plan as of this date (YYYY-MM-DD, UTC) or RFC 3339 time, i.e. what would be due then")
 	fl.StringSliceVar(&f.kinds, "kind", nil, "only these kinds; naming a kind turns its remediation on for this run (other guards still apply)")
 	fl.StringSliceVar(&f.accounts, "account", nil, "only these account IDs")
 	fl.Int64SliceVar(&f.issueIDs, "issue", nil, "only these issue IDs")
@@ -112,13 +115,15 @@ type session struct {
 func (s *session) Close() error { return s.store.Close() }
 
 func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error) {
-	now := g.env.Now()
 	asOf, err := parseAsOf(f.asOf, g.env.Now)
 	if err != nil {
 		return nil, err
 	}
-	if asOf.After(now.Add(time.Hour)) && !f.dryRun {
-		return nil, fmt.Errorf("--as-of %s is in the future: only a --dry-run can look ahead", f.asOf)
+	if f.asOf != "" && !f.dryRun {
+		// Acting is always on the present: a plan as of another date is
+		// for looking at.
+		return nil, &ExitError{Code: ExitUsage, Msg: fmt.Sprintf("keywarden: --as-of %s needs --dry-run: remediation acts on credentials as they are now; "+
+			"add --dry-run to see the plan as of that date, or drop --as-of to act now", f.asOf)}
 	}
 	if !f.dryRun && !f.yes && !g.env.StdinTTY {
 		return nil, errors.New("this changes AWS credentials: pass --yes to act without asking, --dry-run to see the plan, or run it on a terminal to confirm each action")
@@ -239,6 +244,9 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	for k, kc := range s.cfg.Kinds {
 		pol.Kinds[k] = remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod}
 	}
+	if f.asOf != "" {
+		sel = issuesAsOf(sel, s.asOf)
+	}
 	plan := remediate.MakePlan(sel, pol, s.asOf)
 	outs, err := s.exec.Execute(ctx, plan)
 	outs = append(recon, outs...)
@@ -250,6 +258,25 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		return err
 	}
 	return finish(g.env.Stderr, outs, f.dryRun, "remediate")
+}
+
+// issuesAsOf returns the issues as they will stand (or stood) at asOf, for
+// a dry run's plan as of that date: the stage and days left follow from
+// each issue's deadline, so a warning past its deadline by then is a
+// violation, due like any other.
+func issuesAsOf(list []issues.Issue, asOf time.Time) []issues.Issue {
+	out := make([]issues.Issue, len(list))
+	for i, is := range list {
+		if !is.Deadline.IsZero() {
+			is.DaysLeft = policy.DaysLeft(is.Deadline.Sub(asOf))
+			is.Stage = policy.Warning
+			if asOf.After(is.Deadline) {
+				is.Stage = policy.Violation
+			}
+		}
+		out[i] = is
+	}
+	return out
 }
 
 // hidden reports outcomes not worth a line: issues whose kind or account is

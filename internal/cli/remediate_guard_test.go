@@ -22,12 +22,13 @@ func TestRemediateRetentionToTheDay(t *testing.T) {
 	w.srv.AddAccount(seedAlpha())
 	w.scan(0, "-o", "json", "--as-of", daysAgo(5).Format(time.RFC3339)) // detected 5 days ago
 	w.srv.ResetCalls()
-	r := w.remediate(0, "--yes", "--kind", "user_inactivekeys", "--as-of", daysAgo(5).Add(5*24*time.Hour-time.Second).Format(time.RFC3339))
+	// Acting is on the present only: the plan a second early is a dry run's.
+	r := w.remediate(0, "--dry-run", "--kind", "user_inactivekeys", "--as-of", daysAgo(5).Add(5*24*time.Hour-time.Second).Format(time.RFC3339))
 	wantMutations(t, w.srv)
 	if got := strings.Join(outcomes(t, r.stdout), "\n"); !strings.Contains(got, "skipped not_due alice") || !strings.Contains(got, "skipped not_due bob") {
 		t.Errorf("a second early:\n%s", got)
 	}
-	w.remediate(0, "--yes", "--kind", "user_inactivekeys", "--as-of", asOf.Format(time.RFC3339))
+	w.remediate(0, "--yes", "--kind", "user_inactivekeys") // now: 5 days after detection
 	wantMutations(t, w.srv, deactivation("alice", "AKIAALICE0000000OLD1"), deactivation("bob", "AKIABOB0000000000001"))
 }
 

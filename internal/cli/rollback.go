@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,9 +23,6 @@ type rollbackFlags struct {
 // DefaultHoldDays is how long a rolled-back key is exempt from remediation
 // unless rollback --hold says otherwise.
 const DefaultHoldDays = 30
-
-// maxHoldDays bounds --hold as every day count is bounded: 100 years.
-const maxHoldDays = 36500
 
 func newRollbackCmd(g *globals) *cobra.Command {
 	f := &rollbackFlags{}
@@ -60,7 +56,7 @@ rollback names the user so that a new password can be created.`,
 	fl.Int64Var(&f.action, "action", 0, "roll back this journal action")
 	fl.Int64Var(&f.issue, "issue", 0, "roll back the actions on this issue")
 	fl.StringVar(&f.since, "since", "", "roll back every action started at or after this date (YYYY-MM-DD, UTC) or RFC 3339 time")
-	fl.IntVar(&f.hold, "hold", DefaultHoldDays, "days the re-activated key is exempt from remediation (0: no hold; at most 36500)")
+	fl.IntVar(&f.hold, "hold", DefaultHoldDays, fmt.Sprintf("days the re-activated key is exempt from remediation (0: no hold; at most %d)", policy.MaxDays))
 	fl.BoolVar(&f.force, "force", false, "also re-activate keys of indeterminate actions (deactivations keywarden cannot tell from a person's)")
 	return cmd
 }
@@ -75,8 +71,8 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	if n != 1 {
 		return errors.New("name what to roll back with exactly one of --action ID, --issue ID or --since TIME (see keywarden journal)")
 	}
-	if f.hold < 0 || f.hold > maxHoldDays {
-		return fmt.Errorf("--hold %d: use 0 (no hold) to %d days", f.hold, maxHoldDays)
+	if f.hold < 0 || f.hold > policy.MaxDays {
+		return fmt.Errorf("--hold %d: use 0 (no hold) to %d days", f.hold, policy.MaxDays)
 	}
 	filter := remediate.ActionFilter{ID: f.action}
 	if f.action == 0 {
@@ -100,7 +96,7 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	}
 	defer s.Close()
 	s.exec.Force = f.force
-	s.exec.Hold = time.Duration(f.hold) * policy.Day
+	s.exec.Hold = policy.Days(f.hold)
 	recon, err := s.exec.Reconcile(ctx)
 	if err != nil {
 		return err

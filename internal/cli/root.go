@@ -39,6 +39,7 @@ func (e *ExitError) Error() string { return e.Msg }
 const (
 	ExitOK       = 0
 	ExitError1   = 1
+	ExitUsage    = 2 // a refused combination of flags (remediate --as-of without --dry-run)
 	ExitFindings = 3
 )
 

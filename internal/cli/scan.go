@@ -169,7 +169,8 @@ const scanGCPercent = 200
 
 func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	now := g.env.Now()
-	asOf, err := parseAsOf(f.asOf, g.env.Now)
+	// Without --as-of the scan is as of now, exactly: the present, tracked.
+	asOf, err := parseAsOf(f.asOf, func() time.Time { return now })
 	if err != nil {
 		return err
 	}
@@ -190,8 +191,11 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		return fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
 	}
 	track := !f.noTrack
-	if track && asOf.After(now.Add(time.Hour)) {
-		log.Info("--as-of is in the future: showing findings without changing the issue store")
+	if track && asOf.After(now) {
+		// Only the present is tracked: a future as-of would record
+		// findings (and resolutions) that have not happened.
+		fmt.Fprintf(g.env.Stderr, "--as-of %s is in the future (now %s): findings shown, issue store unchanged\n",
+			asOfLabel(f.asOf, asOf), now.UTC().Format(time.RFC3339))
 		track = false
 	}
 
@@ -334,6 +338,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
+	untracked(g.env.Stderr, res, asOfLabel(f.asOf, asOf))
 	summary(g.env.Stderr, res, track, discovered)
 	if f.securityHub {
 		if err := shub.importFindings(ctx, g, res.Findings(), asOf, opts.ShowKeyIDs); err != nil {
@@ -347,6 +352,32 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		return &ExitError{Code: ExitFindings}
 	}
 	return nil
+}
+
+// asOfLabel is --as-of as the user wrote it, or the evaluation time.
+func asOfLabel(flag string, asOf time.Time) string {
+	if flag != "" {
+		return flag
+	}
+	return asOf.Format(time.RFC3339)
+}
+
+// untracked says, for each account evaluated but not tracked because the
+// store holds a later scan of it, that its issues were left alone: an
+// older view never rewrites history.
+func untracked(w io.Writer, res *engine.Result, asOf string) {
+	for _, a := range res.Accounts {
+		if a.LaterScan.IsZero() {
+			continue
+		}
+		last := a.LaterScan.UTC()
+		label := last.Format(time.RFC3339)
+		if last.Equal(last.Truncate(24 * time.Hour)) {
+			label = last.Format("2006-01-02")
+		}
+		fmt.Fprintf(w, "--as-of %s is before the last tracked scan of %s (%s): findings shown, issue store unchanged\n",
+			asOf, a.Account.ID, label)
+	}
 }
 
 func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account, error) {

@@ -4,7 +4,6 @@ package policy
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -337,24 +336,26 @@ func fill(f Finding, r Rule, account string, u *inventory.User, ex Exemptions) F
 // A credential is a violation once it is more than LimitDays old (age >
 // limit, to the second), and a warning within WarningDays before that.
 func judge(r Rule, since, asOf time.Time) (Finding, bool) {
-	deadline := since.Add(time.Duration(r.LimitDays) * Day)
-	left := deadline.Sub(asOf)
-	if left >= 0 && (r.WarningDays <= 0 || left > time.Duration(r.WarningDays)*Day) {
+	// Compared as times, not durations: a Duration overflows past 292
+	// years, and Sub saturates there.
+	deadline := AddDays(since, r.LimitDays)
+	warns := r.WarningDays > 0 && !asOf.Before(AddDays(deadline, -r.WarningDays))
+	if !asOf.After(deadline) && !warns {
 		// Most credentials: decided before building a Finding.
 		return Finding{}, false
 	}
+	left := deadline.Sub(asOf) // saturates
 	f := Finding{
 		Since:     since,
 		LimitDays: r.LimitDays,
 		Deadline:  deadline,
 		AgeDays:   int(asOf.Sub(since) / Day),
-		DaysLeft:  int(math.Ceil(left.Hours() / 24)),
+		DaysLeft:  DaysLeft(left),
 	}
 	switch {
-	case left < 0:
+	case asOf.After(deadline):
 		f.Stage = Violation
-		f.DaysLeft = -int(math.Floor(-left.Hours() / 24))
-	case r.WarningDays > 0 && left <= time.Duration(r.WarningDays)*Day:
+	case warns:
 		f.Stage = Warning
 	default:
 		return f, false

@@ -185,7 +185,7 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 			skip(is, fmt.Errorf("%w: %d days left", ErrNotViolation, is.DaysLeft))
 			continue
 		}
-		due := is.Detected.Add(time.Duration(kp.RetentionDays) * policy.Day)
+		due := policy.AddDays(is.Detected, kp.RetentionDays)
 		if asOf.Before(due) {
 			skip(is, fmt.Errorf("%w: due %s (%d days after detection)", ErrNotDue, due.UTC().Format(time.RFC3339), kp.RetentionDays))
 			continue

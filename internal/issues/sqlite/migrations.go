@@ -43,7 +43,9 @@ var migrations = []string{
 	migrationJournal,
 	// 3: notification delivery state (deliveries.go).
 	migrationDeliveries,
-	// 4: the journal records when a call returned, and rollback holds
+	// 4: each account's last tracked scan (scans.go).
+	migrationScans,
+	// 5: the journal records when a call returned, and rollback holds
 	// (journal.go).
 	migrationJournalCalled,
 }

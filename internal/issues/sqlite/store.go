@@ -183,7 +183,7 @@ func (s *Store) Get(ctx context.Context, id int64) (*issues.Issue, error) {
 // live issue for the same credential (issues.ErrConflict), or an invalid
 // issue fails the whole Apply and nothing is stored.
 func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
-	if ch == nil || ch.Empty() {
+	if ch == nil || (ch.Empty() && ch.Scan == nil) {
 		return nil
 	}
 	if err := ch.Validate(nil); err != nil {
@@ -211,6 +211,11 @@ func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
 }
 
 func apply(ctx context.Context, tx *sql.Tx, ch *issues.Changes) ([]int64, error) {
+	if ch.Scan != nil {
+		if err := recordScan(ctx, tx, ch.Scan); err != nil {
+			return nil, err
+		}
+	}
 	ids := make([]int64, len(ch.New))
 	if len(ch.New) > 0 {
 		ins, err := tx.PrepareContext(ctx, insertSQL)
