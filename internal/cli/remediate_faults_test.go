@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/awstest"
+	"github.com/keywarden/keywarden/internal/issues/dynamodb/dynamotest"
 	"github.com/keywarden/keywarden/internal/issues/sqlite"
 	"github.com/keywarden/keywarden/internal/remediate"
 )
@@ -511,5 +513,55 @@ func checkTruth(t *testing.T, w *world, r result, settled bool) {
 				t.Errorf("issue %v remediated without a done action: %v", is["id"], is["close_reason"])
 			}
 		}
+	}
+}
+
+// TestDynamoDBJournalTruth: the unverified state, its settlement and a
+// rollback hold with store.type dynamodb (dynalite).
+func TestDynamoDBJournalTruth(t *testing.T) {
+	ep := dynamotest.Endpoint(t)
+	prefix := fmt.Sprintf("jt%d-%d-", time.Now().UnixNano()%1_000_000, dynamoSeq.Add(1))
+	cfg := strings.Replace(remediationConfig, `"aws": {`, `"store": {"type": "dynamodb", "endpoint": "`+ep+`", "table_prefix": "`+prefix+`", "create_tables": true},
+  "aws": {`, 1)
+	w := newWorld(t, cfg)
+	w.srv.AddAccount(seedAlpha())
+	w.scan(0, "-o", "json")
+	bob := ""
+	for _, is := range jsonLines(t, w.run("issues", "list", "-o", "json").stdout) {
+		if is["kind"] == "user_inactivekeys" && is["issue_details"].(map[string]any)["username"] == "bob" {
+			bob = fmt.Sprint(is["id"])
+		}
+	}
+	if bob == "" {
+		t.Fatal("no issue for bob's key")
+	}
+	w.srv.SetStaleReads(acctA, 4)
+	r := w.remediate(0, "--yes", "--issue", bob, "--verify-for", "5ms")
+	if got := strings.Join(outcomes(t, r.stdout), "\n"); got != "unverified <nil> bob "+bobKey {
+		t.Fatalf("outcomes: %s", got)
+	}
+	if states, _ := journalRows(t, w); strings.Join(states, ",") != "deactivate_key unverified" {
+		t.Fatalf("journal: %v", states)
+	}
+	w.remediate(0, "--yes", "--issue", bob)
+	states, j := journalRows(t, w)
+	if strings.Join(states, ",") != "deactivate_key done" || j[0]["called"] == nil {
+		t.Fatalf("journal after settlement: %v", j)
+	}
+	if rb := w.run("rollback", "--issue", bob, "--yes", "--hold", "10", "--retry-backoff", "1ms"); rb.code != 0 {
+		t.Fatalf("rollback: %d %s", rb.code, rb.stderr)
+	}
+	_, j = journalRows(t, w)
+	if len(j) != 2 || j[1]["hold_until"] != "2026-12-05T12:00:00Z" {
+		t.Fatalf("journal after rollback: %v", j)
+	}
+	if sc := w.scan(0, "-o", "json"); !strings.Contains(sc.stdout, `"exemption":"rolled back until 2026-12-05"`) {
+		t.Errorf("scan:\n%s", sc.stdout)
+	}
+	w.srv.ResetCalls()
+	r = w.remediate(0, "--yes", "--kind", "user_inactivekeys")
+	untouched(t, w, bobKey)
+	if got := strings.Join(outcomes(t, r.stdout), "\n"); !strings.Contains(got, "skipped rolled_back bob "+bobKey) {
+		t.Errorf("outcomes:\n%s", got)
 	}
 }
