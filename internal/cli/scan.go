@@ -257,6 +257,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 		defer st.Close()
 		eng.Store = st
+		if err := addHolds(ctx, st, &eng.Exemptions); err != nil {
+			return err
+		}
 	}
 	var bar *progress.Bar
 	if opts.Format != output.JSON && stderrTTY(g.env) {
