@@ -337,8 +337,15 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 			return err
 		}
 	}
-	if failed := res.Failed(); len(failed) > 0 && !f.allowPartial {
-		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+	if failed := res.Failed(); len(failed) > 0 {
+		// --allow-partial tolerates some failed accounts, never a scan
+		// that scanned nothing.
+		if len(failed) == len(res.Accounts) {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: no account was scanned: all %d failed (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed))}
+		}
+		if !f.allowPartial {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+		}
 	}
 	if f.failOn != "" && tallyFailsOn(res, policy.Stage(f.failOn)) {
 		return &ExitError{Code: ExitFindings}
@@ -419,7 +426,10 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	}
 	fmt.Fprintf(w, "; %s", res.Duration.Round(time.Millisecond))
 	failed := res.Failed()
-	if n := len(failed); n > 0 {
+	switch n := len(failed); {
+	case n > 0 && n == len(res.Accounts):
+		fmt.Fprintf(w, "; all %d account(s) FAILED: no account succeeded", n)
+	case n > 0:
 		fmt.Fprintf(w, "; %d account(s) FAILED", n)
 	}
 	fmt.Fprintln(w)
