@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/awstest"
 )
@@ -55,5 +58,45 @@ func TestAllowPartialNeedsOneAccount(t *testing.T) {
 			// Without --allow-partial, any failure exits 1.
 			w.scan(1, "-o", "json")
 		})
+	}
+}
+
+// TestConcurrentScansShareSQLite (issue 10, defect 9): scans of one SQLite
+// file at the same time wait their turn: every one exits 0 and the store
+// holds one live issue per credential.
+func TestConcurrentScansShareSQLite(t *testing.T) {
+	w := newWorld(t, baseConfig)
+	w.srv.AddAccount(seedAlpha())
+	const n = 6
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = w.run("scan", "--as-of", asOf.Format(time.RFC3339), "--report-poll-interval", "1ms", "-o", "json")
+		}(i)
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("scan %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+	}
+	list := jsonLines(t, w.run("issues", "list", "--status", "all", "-o", "json").stdout)
+	seen := map[string]int{}
+	for _, m := range list {
+		seen[fmt.Sprint(m["kind"], "/", m["subject"])]++
+		if m["status"] != "open" && m["status"] != "whitelisted" {
+			t.Errorf("issue %v is %v", m["id"], m["status"])
+		}
+	}
+	if len(list) != 6 {
+		t.Errorf("%d issues, want 6 (one per finding's credential): %v", len(list), seen)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Errorf("%d issues for %s", c, k)
+		}
 	}
 }
