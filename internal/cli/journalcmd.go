@@ -58,7 +58,11 @@ next remediate or rollback run reconciles it from the live state).`,
 			if err != nil {
 				return err
 			}
-			st, err := openJournalStore(cmd.Context(), g, cfg)
+			rs, err := openReadingStore(cmd.Context(), g, cfg)
+			if err != nil {
+				return err
+			}
+			st, err := asJournalStore(rs, cfg)
 			if err != nil {
 				return err
 			}

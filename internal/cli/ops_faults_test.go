@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -99,4 +101,96 @@ func TestConcurrentScansShareSQLite(t *testing.T) {
 			t.Errorf("%d issues for %s", c, k)
 		}
 	}
+}
+
+// dirState is every file of dir with its size, mode and modification time.
+func dirState(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %v %s\n", e.Name(), fi.Size(), fi.Mode(), fi.ModTime().Format(time.RFC3339Nano))
+	}
+	return b.String()
+}
+
+// TestReadOnlyStore (issue 10, defect 9): a store whose file is 0444, or
+// whose directory is 0555, is read by the commands that only read (issues
+// list, show, export, journal) without creating or changing any file, and
+// refused by the commands that write, naming the file. Permission bits
+// decide, so this holds for root too (whom the kernel lets write anyway).
+func TestReadOnlyStore(t *testing.T) {
+	w := newWorld(t, runConfig)
+	w.srv.AddTopic("arn:aws:sns:us-east-1:111111111111:keywarden-notifications")
+	w.srv.AddAccount(seedAlpha())
+	w.srv.AddAccount(awstest.Account{ID: acctB})
+	if r := w.run("run", "--as-of", asOf.Format(time.RFC3339), "-o", "json"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	// The store in a folder of its own, so that its folder can be made
+	// read-only.
+	storeDir := filepath.Join(t.TempDir(), "store")
+	os.Mkdir(storeDir, 0o755)
+	db := filepath.Join(storeDir, "keywarden.db")
+	if err := os.Rename(w.db, db); err != nil {
+		t.Fatal(err)
+	}
+	w.db = db
+	wantIssues := w.run("issues", "list", "--status", "all", "-o", "json").stdout
+	wantJournal := w.run("journal", "-o", "json").stdout
+	if len(jsonLines(t, wantIssues)) == 0 || len(jsonLines(t, wantJournal)) != 2 {
+		t.Fatalf("setup: issues\n%s\njournal\n%s", wantIssues, wantJournal)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		lock   func()
+		unlock func()
+		reason string
+	}{
+		{"file 0444", func() { os.Chmod(db, 0o444) }, func() { os.Chmod(db, 0o644) }, "file mode 0444"},
+		{"directory 0555", func() { os.Chmod(storeDir, 0o555) }, func() { os.Chmod(storeDir, 0o755) }, "its directory " + storeDir + " has mode 0555"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.lock()
+			defer tc.unlock()
+			before := dirState(t, storeDir)
+			if r := w.run("issues", "list", "--status", "all", "-o", "json"); r.code != 0 || r.stdout != wantIssues {
+				t.Errorf("issues list: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			if r := w.run("issues", "show", "1"); r.code != 0 || !strings.Contains(r.stdout, `"id":1,`) {
+				t.Errorf("issues show: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			if r := w.run("issues", "export", "-o", "csv"); r.code != 0 || !strings.HasPrefix(r.stdout, "id,kind") {
+				t.Errorf("issues export: exit %d\n%s", r.code, r.stderr)
+			}
+			if r := w.run("journal", "-o", "json"); r.code != 0 || r.stdout != wantJournal {
+				t.Errorf("journal: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			want := "issue store " + db + " is read-only (" + tc.reason + ")"
+			for _, args := range [][]string{
+				{"scan", "--as-of", asOf.Format(time.RFC3339), "--report-poll-interval", "1ms", "-o", "json"},
+				{"remediate", "--as-of", asOf.Format(time.RFC3339), "--yes"},
+				{"rollback", "--issue", "1", "--yes"},
+				{"run", "--as-of", asOf.Format(time.RFC3339), "-o", "json"},
+			} {
+				r := w.run(args...)
+				if r.code != 1 || !strings.Contains(r.stderr+r.stdout, want) {
+					t.Errorf("%s: exit %d, want 1 and %q\n%s\n%s", args[0], r.code, want, r.stdout, r.stderr)
+				}
+			}
+			if after := dirState(t, storeDir); after != before {
+				t.Errorf("the store's folder changed:\n%s\nbecame\n%s", before, after)
+			}
+		})
+	}
+	// Writable again: scans work.
+	w.scan(0, "-o", "json")
 }

@@ -115,14 +115,18 @@ func loadConfig(g *globals) (*config.Config, error) {
 }
 
 func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Store, error) {
-	path := g.db
-	if path == "" {
-		path = cfg.Store.Path
+	return sqlite.Open(ctx, storePath(g, cfg))
+}
+
+// storePath is the SQLite file: --db, else store.path, else the default.
+func storePath(g *globals, cfg *config.Config) string {
+	switch {
+	case g.db != "":
+		return g.db
+	case cfg.Store.Path != "":
+		return cfg.Store.Path
 	}
-	if path == "" {
-		path = config.DefaultStorePath
-	}
-	return sqlite.Open(ctx, path)
+	return config.DefaultStorePath
 }
 
 func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
