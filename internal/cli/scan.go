@@ -91,7 +91,7 @@ Sources:
 	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
 	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
-	fl.DurationVar(&f.accountTimeout, "account-timeout", 30*time.Minute, "fail an account whose scan takes longer than this (0: no limit)")
+	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	fl.IntVar(&f.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (adaptive retry with jittered backoff)")
 	fl.DurationVar(&f.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
@@ -162,6 +162,10 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	}
 	return ac, nil
 }
+
+// DefaultAccountTimeout bounds one account's scan unless --account-timeout
+// says otherwise.
+const DefaultAccountTimeout = 30 * time.Minute
 
 // perAccountRequests is how many AWS requests one account has in flight at
 // most: its confirming calls (inventory.ReportSource's default concurrency,
