@@ -440,7 +440,7 @@ func (d *daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 func (d *daemon) index(w http.ResponseWriter, r *http.Request) {
 	g := *d.g
 	cfg := d.config()
-	st, err := openIssueStore(r.Context(), &g, cfg)
+	st, err := openReadingStore(r.Context(), &g, cfg)
 	if err != nil {
 		http.Error(w, "issue store: "+err.Error(), http.StatusServiceUnavailable)
 		return
