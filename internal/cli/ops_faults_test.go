@@ -35,8 +35,8 @@ func TestAllowPartialNeedsOneAccount(t *testing.T) {
 			[]string{"1 account(s) FAILED", "FAILED " + acctC + " (gamma)"},
 			[]string{"no account", "accounts failed"}},
 		{"both fail", []string{acctB, acctC}, 1,
-			[]string{"all 2 account(s) FAILED: no account succeeded", "FAILED " + acctB + " (beta)", "FAILED " + acctC + " (gamma)",
-				"no account was scanned: all 2 failed"},
+			[]string{"2 account(s) FAILED: no account succeeded", "FAILED " + acctB + " (beta)", "FAILED " + acctC + " (gamma)",
+				"2 of 2 accounts failed: no account was scanned"},
 			nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -349,7 +349,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		// --allow-partial tolerates some failed accounts, never a scan
 		// that scanned nothing.
 		if len(failed) == len(res.Accounts) {
-			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: no account was scanned: all %d failed (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed))}
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
 		}
 		if !f.allowPartial {
 			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
@@ -436,7 +436,7 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	failed := res.Failed()
 	switch n := len(failed); {
 	case n > 0 && n == len(res.Accounts):
-		fmt.Fprintf(w, "; all %d account(s) FAILED: no account succeeded", n)
+		fmt.Fprintf(w, "; %d account(s) FAILED: no account succeeded", n)
 	case n > 0:
 		fmt.Fprintf(w, "; %d account(s) FAILED", n)
 	}
