@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -193,4 +197,61 @@ func TestReadOnlyStore(t *testing.T) {
 	}
 	// Writable again: scans work.
 	w.scan(0, "-o", "json")
+}
+
+// cliProcessEnv makes the test binary, started again with it set, run
+// keywarden with the JSON-encoded arguments it holds (see
+// TestCLIProcessHelper): a keywarden process of its own.
+const cliProcessEnv = "KEYWARDEN_TEST_CLI_ARGS"
+
+// TestCLIProcessHelper is keywarden itself when cliProcessEnv is set (and
+// a no-op otherwise).
+func TestCLIProcessHelper(t *testing.T) {
+	raw := os.Getenv(cliProcessEnv)
+	if raw == "" {
+		return
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(raw), &args); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Exit(Run(context.Background(), DefaultEnv(), args))
+}
+
+// TestConcurrentScanProcesses (issue 10, defect 9): scans in separate
+// processes sharing one SQLite file wait their turn: each exits 0, and the
+// store holds one live issue per credential.
+func TestConcurrentScanProcesses(t *testing.T) {
+	w := newWorld(t, baseConfig)
+	w.srv.AddAccount(seedAlpha())
+	args, _ := json.Marshal([]string{"--config-dir", w.dir, "--db", w.db, "--log-level", "warn",
+		"scan", "--as-of", asOf.Format(time.RFC3339), "--report-poll-interval", "1ms", "-o", "json"})
+	const n = 3
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*bytes.Buffer, n)
+	for i := range cmds {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestCLIProcessHelper$")
+		cmds[i].Env = append(os.Environ(), cliProcessEnv+"="+string(args))
+		outs[i] = &bytes.Buffer{}
+		cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+	}
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("scan process %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	list := jsonLines(t, w.run("issues", "list", "--status", "all", "-o", "json").stdout)
+	seen := map[string]int{}
+	for _, m := range list {
+		seen[fmt.Sprint(m["kind"], "/", m["subject"])]++
+	}
+	if len(list) != 6 || len(seen) != 6 {
+		t.Errorf("%d issues for %d credentials, want 6 and 6: %v", len(list), len(seen), seen)
+	}
 }
