@@ -86,7 +86,7 @@ type globals struct {
 	logLevel   string
 	showKeyIDs bool
 	outFile    string
-	tmpOut     *output.File
+	tmpOut     *os.File
 	// collect gathers the steps' results during keywarden run (nil otherwise).
 	collect *runCollector
 	// cfg, when set (serve), is the configuration every command uses instead
@@ -130,7 +130,7 @@ func NewRoot(env Env) *cobra.Command {
 
 // openOutput points the commands' stdout at a temporary file beside
 // --output; finishOutput renames it into place when the command succeeded,
-// so a failed run never leaves a half-written report (output.File: only
+// so a failed run never leaves a half-written report (output.CreateFile: only
 // regular files are replaced, and they keep their mode).
 func (g *globals) openOutput() error {
 	if g.outFile == "" {
@@ -152,10 +152,10 @@ func (g *globals) finishOutput(ok bool) error {
 	}
 	g.tmpOut = nil
 	if !ok {
-		f.Abort()
+		output.AbortFile(f)
 		return nil
 	}
-	if err := f.Commit(); err != nil {
+	if err := output.CommitFile(f, g.outFile); err != nil {
 		return fmt.Errorf("--output: %w", err)
 	}
 	return nil

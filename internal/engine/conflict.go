@@ -7,9 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // conflictAttempts bounds how often tracking one account reads the live
@@ -22,27 +20,28 @@ const conflictAttempts = 8
 // collided do not collide again.
 const conflictBackoff = 20 * time.Millisecond
 
-// trackRetrying is track, done again from a fresh read of the live issues
-// when another writer (a second scan of the same store) changed them
-// between this one's read and its Apply: Apply then stored nothing, and the
-// findings are reconciled with what that writer stored. It gives up after
-// conflictAttempts attempts.
-func (e *Engine) trackRetrying(ctx context.Context, facts *inventory.Facts, findings []policy.Finding, asOf time.Time) (*issues.Changes, error) {
+// retryConflicts runs try, tracking one account, again while it fails
+// with issues.ErrConflict: another writer (a second scan of the same store)
+// changed the account's issues between try's read of the live issues and
+// its Apply, which then stored nothing; the next try reads what that writer
+// stored and reconciles the findings with it. It gives up after
+// conflictAttempts tries.
+func (e *Engine) retryConflicts(ctx context.Context, account string, try func() error) error {
 	for attempt := 1; ; attempt++ {
-		ch, err := e.track(ctx, facts, findings, asOf)
+		err := try()
 		if err == nil || !errors.Is(err, issues.ErrConflict) {
-			return ch, err
+			return err
 		}
 		if attempt == conflictAttempts {
-			return nil, fmt.Errorf("%w (gave up after %d attempts: other writers kept changing the issues of this account)", err, attempt)
+			return fmt.Errorf("%w (gave up after %d attempts: other writers kept changing the issues of this account)", err, attempt)
 		}
 		wait := conflictBackoff << (attempt - 1)
 		wait = wait/2 + rand.N(wait/2+1)
 		e.log().Info("the issue store was changed by another writer: reconciling again",
-			"account", facts.Account.ID, "attempt", attempt+1, "err", err)
+			"account", account, "attempt", attempt+1, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (while retrying after: %w)", ctx.Err(), err)
+			return fmt.Errorf("%w (while retrying after: %w)", ctx.Err(), err)
 		case <-time.After(wait):
 		}
 	}

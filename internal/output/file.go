@@ -9,22 +9,18 @@ import (
 	"path/filepath"
 )
 
-// File is an output file (--output) written beside its target and renamed
-// into place by Commit, so that a failed command never leaves a half-written
+// An output file (--output) is written beside its target and renamed into
+// place by CommitFile, so that a failed command never leaves a half-written
 // report. Only a regular file is ever replaced: a target that exists and is
 // not one (a directory, a device such as /dev/null, a named pipe, a socket)
 // is refused, and a rename never turns a device node into a file. A file
 // written over keeps its permission bits; a new one gets 0666 less the
 // umask, as a shell redirection would. A symbolic link to a regular file
 // stays a link: the file it points to is replaced.
-type File struct {
-	*os.File        // the temporary file being written
-	path     string // as given, for messages
-	target   string // what Commit renames onto (symbolic links resolved)
-}
 
-// CreateFile starts writing the output file path.
-func CreateFile(path string) (*File, error) {
+// CreateFile starts writing the output file path: it returns the
+// temporary file to write, to be given to CommitFile or AbortFile.
+func CreateFile(path string) (*os.File, error) {
 	target, old, err := outputTarget(path)
 	if err != nil {
 		return nil, err
@@ -40,41 +36,43 @@ func CreateFile(path string) (*File, error) {
 	if old != nil {
 		// Chmod is not subject to the umask: 0600 stays 0600, 0644 0644.
 		if err := tmp.Chmod(old.Mode().Perm()); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			AbortFile(tmp)
 			return nil, fmt.Errorf("output file %s: keep the mode of the existing file: %w", path, err)
 		}
 	}
-	return &File{File: tmp, path: path, target: target}, nil
+	return tmp, nil
 }
 
-// Commit closes the file and renames it onto its target.
-func (f *File) Commit() error {
-	if err := f.File.Sync(); err != nil {
-		f.Abort()
-		return fmt.Errorf("output file %s: %w", f.path, err)
+// CommitFile closes tmp (from CreateFile(path)) and renames it onto path's
+// target, checked again: it may have been replaced while the command ran.
+func CommitFile(tmp *os.File, path string) error {
+	if err := tmp.Sync(); err != nil {
+		AbortFile(tmp)
+		return fmt.Errorf("output file %s: %w", path, err)
 	}
-	if err := f.File.Close(); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("output file %s: %w", f.path, err)
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("output file %s: %w", path, err)
 	}
-	// Again, right before the rename: the target may have been replaced
-	// while the command ran.
-	if _, _, err := outputTarget(f.target); err != nil {
-		os.Remove(f.Name())
+	target, _, err := outputTarget(path)
+	if err == nil && filepath.Dir(target) != filepath.Dir(tmp.Name()) {
+		err = fmt.Errorf("output file %s now points to another directory (%s): not replaced", path, target)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return err
 	}
-	if err := os.Rename(f.Name(), f.target); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("output file %s: %w", f.path, err)
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("output file %s: %w", path, err)
 	}
 	return nil
 }
 
-// Abort closes and removes the file; the target is left as it was.
-func (f *File) Abort() {
-	f.File.Close()
-	os.Remove(f.Name())
+// AbortFile closes and removes tmp; the target is left as it was.
+func AbortFile(tmp *os.File) {
+	tmp.Close()
+	os.Remove(tmp.Name())
 }
 
 // outputTarget resolves path to the file to replace and its current state
