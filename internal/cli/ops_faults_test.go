@@ -181,7 +181,7 @@ func TestReadOnlyStore(t *testing.T) {
 			want := "issue store " + db + " is read-only (" + tc.reason + ")"
 			for _, args := range [][]string{
 				{"scan", "--as-of", asOf.Format(time.RFC3339), "--report-poll-interval", "1ms", "-o", "json"},
-				{"remediate", "--as-of", asOf.Format(time.RFC3339), "--yes"},
+				{"remediate", "--yes"},
 				{"rollback", "--issue", "1", "--yes"},
 				{"run", "--as-of", asOf.Format(time.RFC3339), "-o", "json"},
 			} {
