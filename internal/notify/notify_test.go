@@ -37,13 +37,17 @@ func TestRouting(t *testing.T) {
 			[]string{"#sec"}, [3]string{}},
 		{"nobody: default channel", config.TicketOwners{}, "1", config.Slack{DefaultChannel: "#hammer-dev"},
 			[]string{"#hammer-dev"}, [3]string{}},
-		{"notify_default_owner adds the default channel", owners, "111111111111", config.Slack{DefaultChannel: "#all", NotifyDefaultOwner: true},
-			[]string{"#team-one", "#all"}, [3]string{"AWSSEC", "Support-Cloud", "AWSSEC-1234"}},
+		{"notify_default_owner adds the global slack_owner, as Hammer does", owners, "111111111111",
+			config.Slack{DefaultChannel: "#hammer-dev", NotifyDefaultOwner: true},
+			[]string{"#team-one", "#devops-channel", "bob"}, [3]string{"AWSSEC", "Support-Cloud", "AWSSEC-1234"}},
+		{"notify_default_owner without a global slack_owner: the account's only", config.TicketOwners{
+			Accounts: map[string]config.Owner{"1": {SlackOwner: []string{"#one"}}}}, "1",
+			config.Slack{DefaultChannel: "#hammer-dev", NotifyDefaultOwner: true}, []string{"#one"}, [3]string{}},
 		{"nobody at all", config.TicketOwners{}, "1", config.Slack{}, nil, [3]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.owners.For(tc.account)
-			if got := Recipients(o, tc.slack); !reflect.DeepEqual(got, tc.want) {
+			if got := Recipients(o, tc.owners.Global, tc.slack); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Recipients = %q, want %q", got, tc.want)
 			}
 			if got := [3]string{o.JiraProject, o.JiraOwner, o.JiraParentTicket}; got != tc.jira {

@@ -104,7 +104,7 @@ func (c *Channel) Targets(n *notify.Notice) ([]string, string) {
 	if c.o.WebhookURL != "" {
 		return []string{WebhookTarget}, ""
 	}
-	r := notify.Recipients(n.Owner, c.o.Config)
+	r := notify.Recipients(n.Owner, n.DefaultOwner, c.o.Config)
 	if len(r) == 0 {
 		return nil, "no slack_owner in ticket_owners.json for the account and no slack.default_channel"
 	}
