@@ -204,14 +204,15 @@ func (c *Channel) deliver(ctx context.Context, n *notify.Notice) (string, error)
 			return t.Key, err
 		}
 	}
-	if !created {
-		if err := c.comment(ctx, t.Key, n); err != nil {
+	if n.Event == notify.Whitelisted {
+		// Hammer labels a whitelisted issue's ticket, then comments and
+		// closes it.
+		if err := c.addLabel(ctx, t.Key, WhitelistedLabel); err != nil {
 			return t.Key, err
 		}
 	}
-	if n.Event == notify.Whitelisted {
-		// Hammer labels a whitelisted issue's ticket before closing it.
-		if err := c.addLabel(ctx, t.Key, WhitelistedLabel); err != nil {
+	if !created {
+		if err := c.comment(ctx, t.Key, n); err != nil {
 			return t.Key, err
 		}
 	}
@@ -358,7 +359,7 @@ func (c *Channel) comment(ctx context.Context, key string, n *notify.Notice) err
 		}
 	}
 	body := c.limit(Comment(n, c.o.Config.ShowKeyIDs) + "\n\n" + marker)
-	if _, _, err := c.client.Issue.AddCommentWithContext(ctx, key, &gojira.Comment{Body: body}); err != nil {
+	if _, err := c.call(ctx, http.MethodPost, "rest/api/2/issue/"+key+"/comment", map[string]string{"body": body}); err != nil {
 		return c.err("comment on "+key, err)
 	}
 	return nil

@@ -50,7 +50,13 @@ type Server struct {
 	calls        []string
 	requests     []Request
 	fail         int
+	failOn       []failOn
 	unassignable map[string]bool
+}
+
+type failOn struct {
+	method, suffix string
+	n              int
 }
 
 // New starts a server expecting basic auth user:token.
@@ -65,6 +71,14 @@ func (s *Server) Fail(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = n
+}
+
+// FailOn makes the next n requests of method whose path ends in suffix
+// fail with 503.
+func (s *Server) FailOn(method, suffix string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failOn = append(s.failOn, failOn{method, suffix, n})
 }
 
 // Unassignable makes users that JIRA refuses as assignees (the user exists
@@ -126,6 +140,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail--
 		http.Error(w, `{"errorMessages":["service unavailable"]}`, http.StatusServiceUnavailable)
 		return
+	}
+	for i := range s.failOn {
+		if f := &s.failOn[i]; f.n > 0 && r.Method == f.method && strings.HasSuffix(r.URL.Path, f.suffix) {
+			f.n--
+			http.Error(w, `{"errorMessages":["service unavailable"]}`, http.StatusServiceUnavailable)
+			return
+		}
 	}
 	var body map[string]any
 	var raw any
