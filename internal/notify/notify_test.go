@@ -143,3 +143,43 @@ func TestDaysLeftAt(t *testing.T) {
 		t.Errorf("no deadline = %d, want the fallback", got)
 	}
 }
+
+// TestRemediationDate: the date a notice states is the report of the
+// violation plus remediation_retention_period, as Hammer's tickets state
+// "now + retention"; none when keywarden will not act.
+func TestRemediationDate(t *testing.T) {
+	day := func(d int) time.Time { return now.AddDate(0, 0, d) }
+	on := &config.Kind{Remediation: true, RemediationRetentionPeriod: 7}
+	viol := issues.Issue{Kind: policy.InactiveKeys, AccountID: "111111111111", Subject: "AKIABOB0000000000001",
+		Status: issues.Open, Stage: policy.Violation, Deadline: day(-10)}
+	warn := viol
+	warn.Stage, warn.Deadline = policy.Warning, day(4)
+	for _, tc := range []struct {
+		name string
+		is   issues.Issue
+		k    *config.Kind
+		ev   Event
+		want time.Time
+	}{
+		{"violation reported now: now + 7", viol, on, Violation, day(7)},
+		{"warning: its deadline + 7", warn, on, Warning, day(11)},
+		{"retention 0: at the next run after the report", viol, &config.Kind{Remediation: true}, Violation, now},
+		{"retention 0, warning: the deadline", warn, &config.Kind{Remediation: true}, Warning, day(4)},
+		{"remediation off", viol, &config.Kind{RemediationRetentionPeriod: 7}, Violation, time.Time{}},
+		{"no kind section", viol, nil, Violation, time.Time{}},
+		{"account not remediated", viol, &config.Kind{Remediation: true, RemediationAccounts: []string{"222222222222"}}, Violation, time.Time{}},
+		{"account remediated", viol, &config.Kind{Remediation: true, RemediationAccounts: []string{"111111111111"}}, Violation, now},
+		{"exempt", func() issues.Issue { i := viol; i.Exemption = "tag KeyAutoExpire=false"; return i }(), on, Violation, time.Time{}},
+		{"whitelisted", func() issues.Issue { i := viol; i.Status = issues.Whitelisted; return i }(), on, Violation, time.Time{}},
+		{"key ID unknown: cannot be acted on", func() issues.Issue { i := viol; i.Subject = "bob/access_key_1"; return i }(), on, Violation, time.Time{}},
+		{"password", func() issues.Issue { i := viol; i.Kind, i.Subject = policy.InactivePasswords, "bob"; return i }(), on, Violation, day(7)},
+		{"huge retention saturates", viol, &config.Kind{Remediation: true, RemediationRetentionPeriod: policy.MaxDays}, Violation, policy.AddDays(now, policy.MaxDays)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := RemediationDate(&tc.is, tc.k, tc.ev, now)
+			if !got.Equal(tc.want) || ok != !tc.want.IsZero() {
+				t.Errorf("RemediationDate = %v, %v; want %v", got, ok, tc.want)
+			}
+		})
+	}
+}
