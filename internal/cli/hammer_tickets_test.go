@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack/slacktest"
 
 	"github.com/keywarden/keywarden/internal/notify/jira/jiratest"
 )
@@ -116,5 +120,69 @@ func TestReportHammerTickets(t *testing.T) {
 	}
 	if closed != 2 {
 		t.Errorf("alice's tickets closed: %d, want 2", closed)
+	}
+}
+
+// TestReportHammerPerCheckToggles: Hammer's per-check "jira"/"slack"
+// switches keep a kind off one channel without a "routed nowhere" warning,
+// and Slack owners named by e-mail (ticket_owners.json) get the digest.
+func TestReportHammerPerCheckToggles(t *testing.T) {
+	jira := jiratest.New("bot@example.com", "jira-secret")
+	t.Cleanup(jira.Close)
+	// slacktest answers users.lookupByEmail itself: this server knows one
+	// user by e-mail, absent from users.list's answer (no users:read.email).
+	api := &slackAPI{}
+	api.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			api.posts = append(api.posts, r.Form)
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": "1764072000.000001"})
+		})
+		c.Handle("/users.list", func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "members": []map[string]any{
+				{"id": "UBOB00001", "name": "bob", "profile": map[string]any{}}}, "response_metadata": map[string]any{"next_cursor": ""}})
+		})
+		c.Handle("/users.lookupByEmail", func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			if strings.EqualFold(r.Form.Get("email"), "Security-Team@example.com") {
+				_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "user": map[string]any{"id": "USEC00001", "name": "security"}})
+				return
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "users_not_found"})
+		})
+	})
+	api.Start()
+	t.Cleanup(api.Stop)
+	w := newWorld(t, `{
+  "aws": {"region": "us-east-1", "accounts": {"111111111111": "alpha"}},
+  "user_inactivekeys": {"inactive_criteria_days": 90, "reporting": true, "slack": "false"},
+  "user_keysrotation": {"rotation_criteria_days": 180, "reporting": true, "jira": {"enabled": false}},
+  "jira": {"server": "`+jira.URL+`", "user": "bot@example.com"},
+  "slack": {"api_url": "`+api.GetAPIURL()+`"}
+}`)
+	w.writeFile("ticket_owners.json", `{"jira_project": "AWSSEC", "slack_owner": ["security-team@EXAMPLE.com"]}`)
+	w.srv.AddAccount(seedAlpha())
+	w.scan(0, "-o", "json")
+	r := w.report(map[string]string{"KEYWARDEN_JIRA_TOKEN": "jira-secret", "KEYWARDEN_SLACK_TOKEN": "xoxb-keywarden"}, 0, asOf)
+	var summaries []string
+	for _, tk := range jira.Tickets() {
+		summaries = append(summaries, tk.Summary)
+	}
+	// Tickets for inactive keys only (alice, bob); rotation is off JIRA.
+	if len(summaries) != 2 || strings.Contains(strings.Join(summaries, "\n"), "rotated") {
+		t.Errorf("tickets:\n%s", strings.Join(summaries, "\n"))
+	}
+	posts := api.got()
+	if len(posts) != 1 || posts[0].Get("channel") != "USEC00001" {
+		t.Fatalf("posts %v", posts)
+	}
+	// The digest carries rotation only (inactive keys are off Slack).
+	if b := posts[0].Get("blocks"); !strings.Contains(b, "created 400 days ago") || strings.Contains(b, "unused for 120 days") {
+		t.Errorf("digest:\n%s", b)
+	}
+	if strings.Contains(r.stderr, "routed nowhere") {
+		t.Errorf("a switched-off kind is reported as routed nowhere:\n%s", r.stderr)
 	}
 }
