@@ -186,6 +186,23 @@ func TestHammerTicketUnassignableOwner(t *testing.T) {
 	}
 }
 
+// TestHammerTicketUnassignableOwnerCloud: JIRA Cloud names the reporter by
+// account ID only: the fallback assigns and watches by account ID.
+func TestHammerTicketUnassignableOwnerCloud(t *testing.T) {
+	srv := jiratest.New("keywarden-bot", "tok")
+	defer srv.Close()
+	srv.AccountID = "5b10ac8d82e05b22cc7d4ef5"
+	srv.Unassignable("Support-Cloud")
+	var log bytes.Buffer
+	ch, _ := newHammerChannel(t, srv, &log)
+	n := violation(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	n.Owner.JiraParentTicket = ""
+	deliver(t, ch, n)
+	if tk := srv.Tickets()[0]; tk.Assignee != srv.AccountID || fmt.Sprint(tk.Watchers) != "[secops "+srv.AccountID+"]" {
+		t.Errorf("ticket %+v", tk)
+	}
+}
+
 // TestHammerTicketWhitelisted: a reported issue then whitelisted: its
 // ticket is labelled "whitelisted", commented and closed, as Hammer does.
 func TestHammerTicketWhitelisted(t *testing.T) {

@@ -56,9 +56,27 @@ type Channel struct {
 	client *gojira.Client
 	// self is the user keywarden connects as (the reporter of its
 	// tickets), read once when first needed.
-	selfOnce sync.Once
-	self     string
-	selfErr  error
+	selfMu sync.Mutex
+	self   user
+}
+
+// user names a JIRA user: by name (Server, Data Center) or, when JIRA has
+// none to give (Cloud), by account ID.
+type user struct{ name, accountID string }
+
+// ref is how the REST API names the user in an assignment.
+func (u user) ref() map[string]string {
+	if u.name != "" {
+		return map[string]string{"name": u.name}
+	}
+	return map[string]string{"accountId": u.accountID}
+}
+
+func (u user) String() string {
+	if u.name != "" {
+		return u.name
+	}
+	return u.accountID
 }
 
 // WhitelistedLabel is the label Hammer adds to the ticket of a whitelisted
@@ -294,30 +312,33 @@ func (c *Channel) assign(ctx context.Context, key, owner string) error {
 			return fmt.Errorf("jira: %s cannot be assigned %s (%v), and the reporter is unknown: %w", owner, key, err, serr)
 		}
 		c.o.Log.Warn("jira: jira_owner cannot be assigned the ticket; assigned to the reporter instead (give the owner the Assignable User permission in the project, or fix jira_owner in ticket_owners.json)",
-			"ticket", key, "jira_owner", owner, "reporter", me, "answer", err.Error())
-		if _, err := c.call(ctx, http.MethodPut, path, map[string]string{"name": me}); err != nil {
-			return c.err("assign "+key+" to the reporter "+me, err)
+			"ticket", key, "jira_owner", owner, "reporter", me.String(), "answer", err.Error())
+		if _, err := c.call(ctx, http.MethodPut, path, me.ref()); err != nil {
+			return c.err("assign "+key+" to the reporter "+me.String(), err)
 		}
-		assignee = me
+		assignee = me.String()
 	}
 	c.watch(ctx, key, assignee)
 	return nil
 }
 
-// reporter returns the name of the user keywarden connects as.
-func (c *Channel) reporter(ctx context.Context) (string, error) {
-	c.selfOnce.Do(func() {
-		u, _, err := c.client.User.GetSelfWithContext(ctx)
-		switch {
-		case err != nil:
-			c.selfErr = c.err("read the current user (myself)", err)
-		case u.Name != "":
-			c.self = u.Name
-		default:
-			c.selfErr = errors.New("jira: the current user (myself) has no name")
-		}
-	})
-	return c.self, c.selfErr
+// reporter returns the user keywarden connects as. A failure is not kept:
+// the next ticket asks again.
+func (c *Channel) reporter(ctx context.Context) (user, error) {
+	c.selfMu.Lock()
+	defer c.selfMu.Unlock()
+	if c.self != (user{}) {
+		return c.self, nil
+	}
+	u, _, err := c.client.User.GetSelfWithContext(ctx)
+	switch {
+	case err != nil:
+		return user{}, c.err("read the current user (myself)", err)
+	case u.Name == "" && u.AccountID == "":
+		return user{}, errors.New("jira: the current user (myself) has neither a name nor an account ID")
+	}
+	c.self = user{name: u.Name, accountID: u.AccountID}
+	return c.self, nil
 }
 
 // watch adds user as a watcher of key. A watcher that cannot be added is

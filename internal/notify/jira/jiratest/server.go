@@ -43,6 +43,9 @@ type Server struct {
 	*httptest.Server
 	// User and Token are the expected basic-auth credentials.
 	User, Token string
+	// AccountID, when set, makes the server answer as JIRA Cloud does:
+	// myself has an accountId and no name.
+	AccountID string
 
 	mu           sync.Mutex
 	tickets      []*Ticket
@@ -164,6 +167,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, req)
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/rest/api/2/myself":
+		if s.AccountID != "" {
+			writeJSON(w, http.StatusOK, map[string]any{"accountId": s.AccountID, "displayName": "keywarden bot", "active": true})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"name": s.User, "displayName": "keywarden bot", "active": true})
 	case r.Method == http.MethodPost && r.URL.Path == "/rest/api/2/issue":
 		f, _ := body["fields"].(map[string]any)
@@ -271,7 +278,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				"status": status(t), "comment": map[string]any{"comments": comments, "total": len(comments)}}})
 		case "PUT /assignee":
 			name, _ := body["name"].(string)
-			if s.unassignable[name] {
+			if id, ok := body["accountId"].(string); ok && name == "" {
+				name = id
+			}
+			if s.unassignable[name] || name == "" {
 				writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []any{},
 					"errors": map[string]any{"assignee": fmt.Sprintf("User '%s' cannot be assigned issues.", name)}})
 				return
