@@ -41,8 +41,18 @@ func alice() inventory.User {
 	}
 }
 
+// factsOf are complete facts, as the AWS sources give: every user of the
+// account.
 func factsOf(users ...inventory.User) *inventory.Facts {
-	return &inventory.Facts{Account: inventory.Account{ID: account}, Users: users}
+	return &inventory.Facts{Account: inventory.Account{ID: account}, Users: users, Complete: true}
+}
+
+// partialFacts are facts that may lack users, as a credential report file
+// gives.
+func partialFacts(users ...inventory.User) *inventory.Facts {
+	f := factsOf(users...)
+	f.Complete = false
+	return f
 }
 
 // scan evaluates facts and reconciles the findings with live.
@@ -237,14 +247,33 @@ func TestReconcileCloseReasons(t *testing.T) {
 			closed: map[policy.Kind]string{policy.InactiveKeys: "no longer detected"},
 		},
 		{
-			name:   "no facts to explain",
+			// A credential report file can be cut at a line boundary: a
+			// user it does not list is unknown, not deleted.
+			name:   "user absent from incomplete facts: stays open",
+			before: factsOf(alice()),
+			after:  partialFacts(inventory.User{Name: "bob", ARN: "arn:aws:iam::123456789012:user/bob", Created: daysAgo(10)}),
+			closed: map[policy.Kind]string{},
+		},
+		{
+			name:   "user listed in incomplete facts: reconciled as usual",
+			before: factsOf(alice()),
+			after: partialFacts(func() inventory.User {
+				u := alice()
+				u.Keys[0].Status = inventory.StatusInactive
+				u.Password = nil
+				return u
+			}()),
+			closed: map[policy.Kind]string{
+				policy.InactiveKeys:      "key deactivated",
+				policy.KeysRotation:      "key deactivated",
+				policy.InactivePasswords: "login profile deleted",
+			},
+		},
+		{
+			name:   "no facts: nothing resolved",
 			before: factsOf(alice()),
 			after:  nil,
-			closed: map[policy.Kind]string{
-				policy.InactiveKeys:      "no longer detected",
-				policy.KeysRotation:      "no longer detected",
-				policy.InactivePasswords: "no longer detected",
-			},
+			closed: map[policy.Kind]string{},
 		},
 	}
 	for _, tt := range tests {
