@@ -63,6 +63,8 @@ type Server struct {
 	ssm         map[string]string          // ssm.go: parameter name -> value
 	hub         map[string]json.RawMessage // securityhub.go: imported findings by Id
 	org         *organization
+	staleReads  map[string]int    // faults.go: account -> reads that lag a write
+	stale       map[string]*stale // faults.go: account+user -> state before the write
 	// activeAccounts is how many accounts have a request in flight.
 	activeAccounts, maxActiveAccounts int
 }
@@ -148,8 +150,13 @@ type Fault struct {
 	Status int
 	// Times is how many requests the fault applies to; 0 means forever.
 	Times int
-	// Latency is added before answering matching requests, faulted or not.
+	// Latency is added before answering matching requests, faulted or not
+	// (before the action takes effect).
 	Latency time.Duration
+	// Mode answers matching requests wrong in other ways than an AWS error
+	// (see FaultMode); Code is ignored unless Mode is ModeError. The first
+	// matching fault with a Mode applies.
+	Mode FaultMode
 }
 
 type account struct {
@@ -403,7 +410,7 @@ func (s *Server) CountCalls(account, action string) int {
 func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.Status == 0 {
+	if f.Status == 0 && f.Mode == ModeError {
 		switch f.Code {
 		case "AccessDenied":
 			f.Status = http.StatusForbidden

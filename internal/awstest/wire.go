@@ -94,6 +94,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	now := s.clock()
+	// AWS dates every answer; clients read the server's clock from it.
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	requestID := s.nextRequestID()
 	p := s.principals[akid]
 	// The form is never changed once parsed: recorded as it is (Calls
@@ -121,9 +123,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.calls = append(s.calls, call)
 	delay := s.latency
+	mode := ModeError
 	if fail == nil {
 		var extra time.Duration
-		extra, fail = s.matchFaults(call.Account, action)
+		extra, fail, mode = s.matchFaults(call.Account, action)
 		delay += extra
 	}
 	s.enter(call.Account)
@@ -131,6 +134,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.leave(call.Account)
 
 	s.sleep(r.Context(), max(delay, minResponseDelay))
+	if r.Context().Err() != nil {
+		return // the client gave up while the request was held back: it never took effect
+	}
+	if mode != ModeError {
+		// The action runs; its answer is held back and mangled.
+		rec := newRecorder()
+		s.answer(rec, service, target, namespace, requestID, action, p, form, fail, mode)
+		if mode == ModeHang {
+			s.hang(r)
+			return
+		}
+		rec.flush(w, mode, target != "" || service == "securityhub")
+		return
+	}
+	s.answer(w, service, target, namespace, requestID, action, p, form, fail, mode)
+}
+
+// answer carries out the request and writes its answer.
+func (s *Server) answer(w http.ResponseWriter, service, target, namespace, requestID, action string, p *principal, form url.Values, fail *apiError, mode FaultMode) {
 	if service == "ssm" {
 		s.serveSSM(w, requestID, action, form, fail)
 		return
@@ -155,6 +177,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, namespace, requestID, fail)
 		return
 	}
+	switch mode {
+	case ModeTruncated:
+		result = truncate(result)
+	case ModeMissingElement:
+		result = emptyResult{}
+	}
 	writeResult(w, namespace, action, requestID, result)
 }
 
@@ -176,22 +204,35 @@ func (s *Server) dispatch(service, action string, p *principal, form url.Values)
 			a = &account{id: p.account, byName: map[string]*User{}}
 			s.accounts[p.account] = a
 		}
-		return h(s, &iamRequest{p: p, acct: a, form: form, now: s.clock()})
+		return s.withStaleness(action, &iamRequest{p: p, acct: a, form: form, now: s.clock()}, h)
 	}
 	return nil, newError(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", action, form.Get("Version"))
 }
 
 // matchFaults applies the faults that match; the caller holds s.mu.
-func (s *Server) matchFaults(account, action string) (time.Duration, *apiError) {
+func (s *Server) matchFaults(account, action string) (time.Duration, *apiError, FaultMode) {
 	var delay time.Duration
 	var fail *apiError
+	mode := ModeError
 	kept := s.faults[:0]
 	for _, f := range s.faults {
 		match := (f.Account == "" || f.Account == account) && (f.Action == "" || f.Action == action)
 		if match {
 			delay += f.Latency
 		}
-		if match && (f.Code == "" || fail == nil) {
+		if match && f.Mode != ModeError {
+			if mode != ModeError {
+				kept = append(kept, f) // an earlier mode fault applies; this one waits
+				continue
+			}
+			mode = f.Mode
+			if f.Times > 0 {
+				f.Times--
+				if f.Times == 0 {
+					continue
+				}
+			}
+		} else if match && (f.Code == "" || fail == nil) {
 			if f.Code != "" {
 				msg := f.Message
 				if msg == "" {
@@ -212,7 +253,7 @@ func (s *Server) matchFaults(account, action string) (time.Duration, *apiError) 
 		kept = append(kept, f)
 	}
 	s.faults = kept
-	return delay, fail
+	return delay, fail, mode
 }
 
 // enter counts a request in flight; the caller holds s.mu.

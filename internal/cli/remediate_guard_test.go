@@ -110,7 +110,7 @@ func TestRemediateCrashReconciled(t *testing.T) {
 	w.srv.AddAccount(seedAlpha())
 	w.scan(0, "-o", "json")
 	w.srv.ResetCalls()
-	w.srv.Inject(awstest.Fault{Action: "UpdateAccessKey", Latency: 10 * time.Second, Times: 1})
+	w.srv.Inject(awstest.Fault{Action: "UpdateAccessKey", Mode: awstest.ModeHang, Times: 1}) // takes effect, the answer never comes
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for w.srv.CountCalls(acctA, "UpdateAccessKey") == 0 {
