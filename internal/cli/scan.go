@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/engine"
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -156,6 +157,11 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	if ac.Region == "" {
 		ac.Region = "us-east-1" // IAM is global; any region signs
 	}
+	// Every client is built from ac (IAM, STS, Organizations, SNS, SSM,
+	// DynamoDB, the remediation's IAM): a hung call, an empty or cut-off
+	// answer, or one missing what the API guarantees is an error, retried
+	// and then failed, never an empty result.
+	awsguard.Install(&ac, awsguard.Options{AttemptTimeout: g.callTimeout})
 	return ac, nil
 }
 

@@ -1,0 +1,161 @@
+package awsguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// check turns a body the SDK cannot decode, and a decoded answer missing
+// what the API guarantees, into an Error naming the action.
+type check struct{}
+
+func (*check) ID() string { return "KeywardenResponseCheck" }
+
+// isTruncatedTag must appear in every page of an IAM list: the SDK reads a
+// page without it as the last one.
+const isTruncatedTag = "<IsTruncated>"
+
+func (*check) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
+	out middleware.DeserializeOutput, md middleware.Metadata, err error,
+) {
+	service, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+	var w *watch
+	if service == "IAM" && iamPaginated(op) {
+		w = &watch{needle: []byte(isTruncatedTag)}
+		ctx = middleware.WithStackValue(ctx, watchKey{}, w)
+	}
+	out, md, err = next.HandleDeserialize(ctx, in)
+	if err != nil {
+		var de *smithy.DeserializationError
+		var ge *Error
+		if errors.As(err, &de) && !errors.As(err, &ge) {
+			return out, md, &Error{Service: service, Operation: op, Problem: "answered with a body that cannot be decoded", Err: de}
+		}
+		return out, md, err
+	}
+	if w != nil && !w.found {
+		return out, md, newError(service, op, "answered without IsTruncated: the page is incomplete")
+	}
+	if what := missing(out.Result); what != "" {
+		return out, md, newError(service, op, "answered without %s", what)
+	}
+	return out, md, nil
+}
+
+// iamPaginated reports whether an IAM action answers in pages (Marker,
+// IsTruncated).
+func iamPaginated(op string) bool {
+	switch op {
+	case "GetAccountAuthorizationDetails", "GetGroup", "SimulateCustomPolicy", "SimulatePrincipalPolicy":
+		return true
+	}
+	return strings.HasPrefix(op, "List") && op != "ListSTSRegionalEndpointsStatus"
+}
+
+// missing returns the element a decoded answer lacks though its API
+// guarantees it, or "".
+func missing(result any) string {
+	switch o := result.(type) {
+	case *iam.GetUserOutput:
+		switch {
+		case o.User == nil:
+			return "User"
+		case o.User.UserName == nil:
+			return "User.UserName"
+		case o.User.CreateDate == nil:
+			return "User.CreateDate"
+		}
+	case *iam.GetLoginProfileOutput:
+		switch {
+		case o.LoginProfile == nil:
+			return "LoginProfile"
+		case o.LoginProfile.CreateDate == nil:
+			return "LoginProfile.CreateDate"
+		}
+	case *iam.GetCredentialReportOutput:
+		switch {
+		case len(o.Content) == 0:
+			return "Content"
+		case o.GeneratedTime == nil:
+			return "GeneratedTime"
+		}
+	case *iam.GenerateCredentialReportOutput:
+		if o.State == "" {
+			return "State"
+		}
+	case *iam.GetAccessKeyLastUsedOutput:
+		if o.AccessKeyLastUsed == nil {
+			return "AccessKeyLastUsed"
+		}
+	case *iam.ListAccessKeysOutput:
+		for i, k := range o.AccessKeyMetadata {
+			switch {
+			case k.AccessKeyId == nil:
+				return fmt.Sprintf("AccessKeyMetadata[%d].AccessKeyId", i)
+			case k.Status == "":
+				return fmt.Sprintf("AccessKeyMetadata[%d].Status", i)
+			case k.CreateDate == nil:
+				return fmt.Sprintf("AccessKeyMetadata[%d].CreateDate", i)
+			}
+		}
+	case *iam.GetAccountAuthorizationDetailsOutput:
+		for i, u := range o.UserDetailList {
+			if u.UserName == nil {
+				return fmt.Sprintf("UserDetailList[%d].UserName", i)
+			}
+		}
+	case *iam.ListUsersOutput:
+		for i, u := range o.Users {
+			if u.UserName == nil {
+				return fmt.Sprintf("Users[%d].UserName", i)
+			}
+		}
+	case *sts.AssumeRoleOutput:
+		if o.Credentials == nil || o.Credentials.AccessKeyId == nil || o.Credentials.SecretAccessKey == nil {
+			return "Credentials"
+		}
+	case *sts.GetCallerIdentityOutput:
+		if o.Account == nil {
+			return "Account"
+		}
+	case *organizations.ListAccountsOutput:
+		for i, a := range o.Accounts {
+			switch {
+			case a.Id == nil:
+				return fmt.Sprintf("Accounts[%d].Id", i)
+			case a.State == "" && a.Status == "":
+				return fmt.Sprintf("Accounts[%d].Status", i)
+			}
+		}
+	}
+	if truncatedWithoutMarker(result) {
+		return "Marker (IsTruncated=true: the SDK would stop at this page)"
+	}
+	return ""
+}
+
+// truncatedWithoutMarker reports whether result is a page (an output with
+// IsTruncated and Marker, as every IAM list has) that says more follow but
+// gives no marker to ask for them.
+func truncatedWithoutMarker(result any) bool {
+	v := reflect.ValueOf(result)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	v = v.Elem()
+	t, m := v.FieldByName("IsTruncated"), v.FieldByName("Marker")
+	if !t.IsValid() || t.Kind() != reflect.Bool || !t.Bool() || !m.IsValid() || m.Kind() != reflect.Pointer {
+		return false
+	}
+	return m.IsNil() || m.Elem().Kind() != reflect.String || m.Elem().String() == ""
+}
