@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // check turns a body the SDK cannot decode, and a decoded answer missing
@@ -36,10 +37,16 @@ func (*check) HandleDeserialize(ctx context.Context, in middleware.DeserializeIn
 	}
 	out, md, err = next.HandleDeserialize(ctx, in)
 	if err != nil {
-		var de *smithy.DeserializationError
 		var ge *Error
-		if errors.As(err, &de) && !errors.As(err, &ge) {
-			return out, md, &Error{Service: service, Operation: op, Problem: "answered with a body that cannot be decoded", Err: de}
+		var ae smithy.APIError
+		if errors.As(err, &ge) || errors.As(err, &ae) || ctx.Err() != nil {
+			return out, md, err
+		}
+		// Not an AWS error, yet the deserializer failed: on a 2xx answer,
+		// the body is cut off or not what the action answers.
+		var de *smithy.DeserializationError
+		if status := statusOf(out, err); errors.As(err, &de) || status/100 == 2 {
+			return out, md, &Error{Service: service, Operation: op, Problem: fmt.Sprintf("answered HTTP %d with a body that cannot be decoded", status), Err: err}
 		}
 		return out, md, err
 	}
@@ -50,6 +57,18 @@ func (*check) HandleDeserialize(ctx context.Context, in middleware.DeserializeIn
 		return out, md, newError(service, op, "answered without %s", what)
 	}
 	return out, md, nil
+}
+
+// statusOf returns the HTTP status of the answer, or 0.
+func statusOf(out middleware.DeserializeOutput, err error) int {
+	if r, ok := out.RawResponse.(*smithyhttp.Response); ok && r.Response != nil {
+		return r.StatusCode
+	}
+	var se interface{ HTTPStatusCode() int }
+	if errors.As(err, &se) {
+		return se.HTTPStatusCode()
+	}
+	return 0
 }
 
 // iamPaginated reports whether an IAM action answers in pages (Marker,
