@@ -158,7 +158,7 @@ func missing(result any) string {
 		}
 	}
 	if truncatedWithoutMarker(result) {
-		return "Marker (IsTruncated=true: the SDK would stop at this page)"
+		return "Marker (IsTruncated=true: the list would end here, incomplete)"
 	}
 	return ""
 }

@@ -396,7 +396,7 @@ func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
 }
 
 func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discovered) {
-	var users, calls, viol, warn, white, nw, upd, closed int
+	var users, calls, viol, warn, white, nw, upd, closed, kept int
 	for _, a := range res.Accounts {
 		users += a.Users
 		calls += a.CallCount()
@@ -407,12 +407,16 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 			nw += len(a.Changes.New)
 			upd += len(a.Changes.Updated)
 			closed += len(a.Changes.Closed)
+			kept += len(a.Changes.Kept)
 		}
 	}
 	fmt.Fprintf(w, "scanned %d account(s), %d users as of %s: %d violations, %d warnings, %d whitelisted",
 		len(res.Accounts), users, res.AsOf.Format(time.RFC3339), viol, warn, white)
 	if tracked {
 		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
+		if kept > 0 {
+			fmt.Fprintf(w, " (%d left open: their users are not in the credential report file, which may be incomplete)", kept)
+		}
 	}
 	if calls > 0 {
 		fmt.Fprintf(w, "; %d AWS API calls", calls)

@@ -27,6 +27,10 @@ type Changes struct {
 	Updated   []Change
 	Closed    []Change
 	Refreshed []Issue
+	// Kept are live issues left as they are because the facts do not
+	// list their user and do not promise to list every user (a credential
+	// report file): nothing to store, only to tell.
+	Kept []Change
 }
 
 // Empty reports whether nothing changed at all.
@@ -109,6 +113,7 @@ func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, 
 		if !listed(facts, is.Details.Username) && (facts == nil || !facts.Complete) {
 			// Absent from facts that do not promise to hold every user:
 			// unknown, not deleted. The issue stays as it is.
+			ch.Kept = append(ch.Kept, Change{Issue: is, Why: "user " + is.Details.Username + " not in the inventory, which may be incomplete (a credential report file): not known to be deleted"})
 			continue
 		}
 		reason := closeReason(&is, facts)

@@ -126,6 +126,9 @@ func TestReconcileCloseReasons(t *testing.T) {
 		// closed maps the kinds expected to close to their reason; the
 		// other kinds must stay live.
 		closed map[policy.Kind]string
+		// kept is how many issues stay because their user is not listed
+		// in incomplete facts.
+		kept int
 	}{
 		{
 			name:   "user deleted",
@@ -253,6 +256,7 @@ func TestReconcileCloseReasons(t *testing.T) {
 			before: factsOf(alice()),
 			after:  partialFacts(inventory.User{Name: "bob", ARN: "arn:aws:iam::123456789012:user/bob", Created: daysAgo(10)}),
 			closed: map[policy.Kind]string{},
+			kept:   3,
 		},
 		{
 			name:   "user listed in incomplete facts: reconciled as usual",
@@ -274,6 +278,7 @@ func TestReconcileCloseReasons(t *testing.T) {
 			before: factsOf(alice()),
 			after:  nil,
 			closed: map[policy.Kind]string{},
+			kept:   3,
 		},
 	}
 	for _, tt := range tests {
@@ -305,6 +310,9 @@ func TestReconcileCloseReasons(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.closed) {
 				t.Errorf("closed:\n got %v\nwant %v", got, tt.closed)
+			}
+			if tt.kept != len(ch.Kept) {
+				t.Errorf("kept %d issues, want %d: %+v", len(ch.Kept), tt.kept, ch.Kept)
 			}
 		})
 	}
