@@ -58,6 +58,9 @@ func APIOption(o Options) func(*middleware.Stack) error {
 				return err
 			}
 		}
+		if err := s.Initialize.Add(&firstPage{}, middleware.After); err != nil {
+			return err
+		}
 		// Outermost in the Deserialize step: sees the decoded result and
 		// any decoding error.
 		if err := s.Deserialize.Add(&check{}, middleware.Before); err != nil {

@@ -53,10 +53,37 @@ func (*check) HandleDeserialize(ctx context.Context, in middleware.DeserializeIn
 	if w != nil && !w.found {
 		return out, md, newError(service, op, "answered without IsTruncated: the page is incomplete")
 	}
+	if o, ok := out.Result.(*organizations.ListAccountsOutput); ok && len(o.Accounts) == 0 && o.NextToken == nil && isFirstPage(ctx) {
+		// {} is a valid page, but not the whole list: an organization
+		// holds at least its management account.
+		return out, md, newError(service, op, "answered no account at all (an organization has at least its management account)")
+	}
 	if what := missing(out.Result); what != "" {
 		return out, md, newError(service, op, "answered without %s", what)
 	}
 	return out, md, nil
+}
+
+// firstPage records whether a call asks for the first page of a list
+// (no NextToken): some lists can never be empty as a whole.
+type firstPage struct{}
+
+type firstPageKey struct{}
+
+func (*firstPage) ID() string { return "KeywardenFirstPage" }
+
+func (*firstPage) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
+	middleware.InitializeOutput, middleware.Metadata, error,
+) {
+	if p, ok := in.Parameters.(*organizations.ListAccountsInput); ok && p.NextToken == nil {
+		ctx = middleware.WithStackValue(ctx, firstPageKey{}, true)
+	}
+	return next.HandleInitialize(ctx, in)
+}
+
+func isFirstPage(ctx context.Context) bool {
+	v, _ := middleware.GetStackValue(ctx, firstPageKey{}).(bool)
+	return v
 }
 
 // statusOf returns the HTTP status of the answer, or 0.

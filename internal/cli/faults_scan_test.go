@@ -350,3 +350,50 @@ func lineOf(report, prefix string) string {
 	}
 	return ""
 }
+
+// A member account whose AssumeRole answer is bad fails alone; the
+// others are scanned.
+func TestScanBadAssumeRoleFailsTheMember(t *testing.T) {
+	w := newWorld(t, `{
+  "aws": {"accounts": {"111111111111": "alpha", "222222222222": "beta"}},
+  "user_inactivekeys": {"inactive_criteria_days": 90}
+}`)
+	w.srv.AddAccount(seedAlpha())
+	w.srv.AddAccount(awstest.Account{ID: acctB, Users: []awstest.User{
+		{Name: "zoe", Keys: []awstest.Key{{ID: "AKIAZOE0000000000001", Created: daysAgo(365)}}},
+	}})
+	for _, mode := range []awstest.FaultMode{awstest.ModeEmptyBody, awstest.ModeMalformedBody, awstest.ModeMissingElement} {
+		w.srv.ClearFaults()
+		w.srv.Inject(awstest.Fault{Account: acctB, Action: "AssumeRole", Mode: mode})
+		r := w.scan(1, append(faultArgs, "--no-track", "--show-key-ids")...)
+		if !strings.Contains(r.stderr, "FAILED "+acctB) || !strings.Contains(r.stderr, "STS AssumeRole") {
+			t.Errorf("%s: stderr:\n%s", mode, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "AKIABOB0000000000001") || strings.Contains(r.stdout, "zoe") {
+			t.Errorf("%s: findings:\n%s", mode, r.stdout)
+		}
+	}
+}
+
+// Organization discovery under bad answers fails the scan (exit 1) instead
+// of scanning no account; a one-off bad answer heals.
+func TestScanOrgBadListAccounts(t *testing.T) {
+	w, active, _ := orgWorld(t, orgConfig, 2)
+	for _, mode := range []awstest.FaultMode{awstest.ModeEmptyBody, awstest.ModeMalformedBody, awstest.ModeMissingElement} {
+		w.srv.ClearFaults()
+		w.srv.Inject(awstest.Fault{Action: "ListAccounts", Mode: mode})
+		r := w.scan(1, append(faultArgs, "--org", "--no-track")...)
+		if !strings.Contains(r.stderr, "discover organization accounts") {
+			t.Errorf("%s: stderr:\n%s", mode, r.stderr)
+		}
+		if r.stdout != "" {
+			t.Errorf("%s: findings printed:\n%s", mode, r.stdout)
+		}
+		w.srv.ClearFaults()
+		w.srv.Inject(awstest.Fault{Action: "ListAccounts", Mode: mode, Times: 1})
+		r = w.scan(0, append(faultArgs, "--org", "--no-track")...)
+		if !strings.Contains(r.stderr, fmt.Sprintf("scanned %d account(s)", len(active))) {
+			t.Errorf("%s once: %s", mode, r.stderr)
+		}
+	}
+}
