@@ -60,9 +60,14 @@ func LambdaHandler(env Env) func(ctx context.Context, ev events.CloudWatchEvent)
 		if cfg.Store.Type != config.StoreDynamoDB {
 			log.Warn(`the issue store is SQLite on the Lambda's ephemeral disk: issues, journal and delivery state are lost between invocations; set "store": {"type": "dynamodb"}`)
 		}
+		// As of the event's time, so a late invocation evaluates the
+		// scheduled moment; never after this machine's now (a clock a
+		// little behind EventBridge's), which would not be tracked. A
+		// retried event older than the account's last tracked scan is
+		// evaluated without changing its issues.
 		asOf := ev.Time
-		if asOf.IsZero() {
-			asOf = env.Now()
+		if now := env.Now(); asOf.IsZero() || asOf.After(now) {
+			asOf = now
 		}
 		log.Info("scheduled run", "event_id", ev.ID, "rule", strings.Join(ev.Resources, ","), "as_of", asOf.Format(time.RFC3339))
 		var out bytes.Buffer

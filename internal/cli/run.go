@@ -283,9 +283,11 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCol
 	// 3. remediate, when some kind remediates.
 	if anyKind(cfg, func(k *config.Kind) bool { return k.Remediation }) {
 		sum.Steps = append(sum.Steps, "remediate")
-		args := append(append(append([]string{}, common...), aws...), "--yes")
+		// Remediation acts on the present: the run's as-of goes to a dry
+		// run's plan only (remediate refuses --as-of otherwise).
+		args := append(append([]string{}, aws...), "--yes")
 		if f.dryRun {
-			args = append(args, "--dry-run")
+			args = append(append(args, "--dry-run"), common...)
 		}
 		stepErr("remediate", runStep(ctx, newRemediateCmd(&sub), args))
 		for _, o := range c.outcomes {

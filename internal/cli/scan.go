@@ -92,7 +92,7 @@ Sources:
 	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
 	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
-	fl.DurationVar(&f.accountTimeout, "account-timeout", 30*time.Minute, "fail an account whose scan takes longer than this (0: no limit)")
+	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	fl.IntVar(&f.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (adaptive retry with jittered backoff)")
 	fl.DurationVar(&f.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
@@ -116,14 +116,18 @@ func loadConfig(g *globals) (*config.Config, error) {
 }
 
 func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Store, error) {
-	path := g.db
-	if path == "" {
-		path = cfg.Store.Path
+	return sqlite.Open(ctx, storePath(g, cfg))
+}
+
+// storePath is the SQLite file: --db, else store.path, else the default.
+func storePath(g *globals, cfg *config.Config) string {
+	switch {
+	case g.db != "":
+		return g.db
+	case cfg.Store.Path != "":
+		return cfg.Store.Path
 	}
-	if path == "" {
-		path = config.DefaultStorePath
-	}
-	return sqlite.Open(ctx, path)
+	return config.DefaultStorePath
 }
 
 func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
@@ -165,6 +169,10 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	return ac, nil
 }
 
+// DefaultAccountTimeout bounds one account's scan unless --account-timeout
+// says otherwise.
+const DefaultAccountTimeout = 30 * time.Minute
+
 // perAccountRequests is how many AWS requests one account has in flight at
 // most: its confirming calls (inventory.ReportSource's default concurrency,
 // 8) and one more.
@@ -175,7 +183,8 @@ const scanGCPercent = 200
 
 func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	now := g.env.Now()
-	asOf, err := parseAsOf(f.asOf, g.env.Now)
+	// Without --as-of the scan is as of now, exactly: the present, tracked.
+	asOf, err := parseAsOf(f.asOf, func() time.Time { return now })
 	if err != nil {
 		return err
 	}
@@ -196,8 +205,11 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		return fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
 	}
 	track := !f.noTrack
-	if track && asOf.After(now.Add(time.Hour)) {
-		log.Info("--as-of is in the future: showing findings without changing the issue store")
+	if track && asOf.After(now) {
+		// Only the present is tracked: a future as-of would record
+		// findings (and resolutions) that have not happened.
+		fmt.Fprintf(g.env.Stderr, "--as-of %s is in the future (now %s): findings shown, issue store unchanged\n",
+			asOfLabel(f.asOf, asOf), now.UTC().Format(time.RFC3339))
 		track = false
 	}
 
@@ -259,6 +271,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 		defer st.Close()
 		eng.Store = st
+		if err := addHolds(ctx, st, &eng.Exemptions); err != nil {
+			return err
+		}
 	}
 	var bar *progress.Bar
 	if opts.Format != output.JSON && stderrTTY(g.env) {
@@ -337,19 +352,53 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
+	untracked(g.env.Stderr, res, asOfLabel(f.asOf, asOf))
 	summary(g.env.Stderr, res, track, discovered)
 	if f.securityHub {
 		if err := shub.importFindings(ctx, g, res.Findings(), asOf, opts.ShowKeyIDs); err != nil {
 			return err
 		}
 	}
-	if failed := res.Failed(); len(failed) > 0 && !f.allowPartial {
-		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+	if failed := res.Failed(); len(failed) > 0 {
+		// --allow-partial tolerates some failed accounts, never a scan
+		// that scanned nothing.
+		if len(failed) == len(res.Accounts) {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
+		}
+		if !f.allowPartial {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+		}
 	}
 	if f.failOn != "" && tallyFailsOn(res, policy.Stage(f.failOn)) {
 		return &ExitError{Code: ExitFindings}
 	}
 	return nil
+}
+
+// asOfLabel is --as-of as the user wrote it, or the evaluation time.
+func asOfLabel(flag string, asOf time.Time) string {
+	if flag != "" {
+		return flag
+	}
+	return asOf.Format(time.RFC3339)
+}
+
+// untracked says, for each account evaluated but not tracked because the
+// store holds a later scan of it, that its issues were left alone: an
+// older view never rewrites history.
+func untracked(w io.Writer, res *engine.Result, asOf string) {
+	for _, a := range res.Accounts {
+		if a.LaterScan.IsZero() {
+			continue
+		}
+		last := a.LaterScan.UTC()
+		label := last.Format(time.RFC3339)
+		if last.Equal(last.Truncate(24 * time.Hour)) {
+			label = last.Format("2006-01-02")
+		}
+		fmt.Fprintf(w, "--as-of %s is before the last tracked scan of %s (%s): findings shown, issue store unchanged\n",
+			asOf, a.Account.ID, label)
+	}
 }
 
 func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account, error) {
@@ -429,7 +478,10 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	}
 	fmt.Fprintf(w, "; %s", res.Duration.Round(time.Millisecond))
 	failed := res.Failed()
-	if n := len(failed); n > 0 {
+	switch n := len(failed); {
+	case n > 0 && n == len(res.Accounts):
+		fmt.Fprintf(w, "; %d account(s) FAILED: no account succeeded", n)
+	case n > 0:
 		fmt.Fprintf(w, "; %d account(s) FAILED", n)
 	}
 	fmt.Fprintln(w)

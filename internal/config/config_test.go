@@ -288,3 +288,27 @@ func TestTicketOwnersFor(t *testing.T) {
 	})
 	eq(t, "For(other)", cfg.TicketOwners.For("123456789012"), cfg.TicketOwners.Global)
 }
+
+// 36,500 days (100 years) is the largest day count accepted, as a number or
+// as Hammer's string.
+func TestMaxDaysAccepted(t *testing.T) {
+	dir := t.TempDir()
+	const cfgJSON = `{
+    "aws": {"accounts": {"123456789012": "demo"}},
+    "user_inactivekeys": {"inactive_criteria_days": 36500, "warning_days": "36499", "remediation_retention_period": "36500", "warning_interval_days": 36500},
+    "user_keysrotation": {"rotation_criteria_days": "36500", "warning_days": 36499, "remediation_retention_period": 36500},
+    "user_inactivepasswords": {"inactive_criteria_days": "36500", "warning_interval_days": "36500"}
+}`
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(cfgJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustLoad(t, dir)
+	for _, k := range policy.Kinds {
+		if got := cfg.Kinds[k].LimitDays; got != policy.MaxDays {
+			t.Errorf("%s limit = %d, want %d", k, got, policy.MaxDays)
+		}
+	}
+	eq(t, "warning_days", cfg.Kinds[policy.KeysRotation].WarningDays, 36499)
+	eq(t, "remediation_retention_period", cfg.Kinds[policy.InactiveKeys].RemediationRetentionPeriod, 36500)
+	eq(t, "warning_interval_days", cfg.Notify.WarningInterval(policy.InactivePasswords), 36500)
+}

@@ -387,7 +387,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 				continue
 			}
 			limitSeen = true
-			n, ok := l.integer(f, key, m.val)
+			n, ok := l.days(f, key, m.val, fmt.Sprintf(`set at most %d, or use "enabled": false to switch a check off`, policy.MaxDays))
 			switch {
 			case !ok:
 			case n < 0:
@@ -398,7 +398,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 				kc.LimitDays, limitOK = n, true
 			}
 		case "warning_days":
-			n, ok := l.integer(f, key, m.val)
+			n, ok := l.days(f, key, m.val, fmt.Sprintf("set 0 (no warning stage) or a number of days below %s", thr))
 			if !ok {
 				continue
 			}
@@ -408,7 +408,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 			}
 			kc.WarningDays, warnOK, warnRaw = n, true, m.val
 		case "remediation_retention_period":
-			n, ok := l.integer(f, key, m.val)
+			n, ok := l.days(f, key, m.val, fmt.Sprintf(`set at most %d, or use "remediation": false to switch remediation off`, policy.MaxDays))
 			if !ok {
 				continue
 			}
@@ -555,6 +555,25 @@ func (l *loader) boolean(file, key string, v *jvalue) (bool, bool) {
 	}
 	l.add(file, key, v.String()+" is not a boolean", "write true or false")
 	return false, false
+}
+
+// days reads a number of days like integer, bounded by policy.MaxDays (100
+// years): more is a problem whose fix is fix. A huge number meaning "never"
+// would overflow date arithmetic; a check is switched off with "enabled":
+// false instead.
+func (l *loader) days(file, key string, v *jvalue, fix string) (int, bool) {
+	var s string
+	switch v.t {
+	case jNumber:
+		s = v.n.String()
+	case jString:
+		s = strings.TrimSpace(v.s)
+	}
+	if fl, err := strconv.ParseFloat(s, 64); err == nil && fl == math.Trunc(fl) && fl > policy.MaxDays {
+		l.add(file, key, fmt.Sprintf("%s is more than %d days (100 years)", v, policy.MaxDays), fix)
+		return 0, false
+	}
+	return l.integer(file, key, v)
 }
 
 // integer reads a whole number, accepting Hammer's "10" strings; null counts

@@ -242,7 +242,7 @@ func (l *loader) notifyKindKey(k policy.Kind, key string, m jmember) bool {
 	kn := l.cfg.Notify.Kinds[k]
 	switch m.key {
 	case "warning_interval_days":
-		n, ok := l.integer(f, key, m.val)
+		n, ok := l.days(f, key, m.val, fmt.Sprintf("set how many days apart warnings are repeated, at most %d, e.g. 1 (daily) or 7 (weekly)", policy.MaxDays))
 		switch {
 		case !ok:
 		case n < 1:

@@ -93,7 +93,12 @@ type AccountResult struct {
 	// Tally counts the findings (also when they were dropped).
 	Tally   Tally
 	Changes *issues.Changes
-	Calls   map[string]int
+	// LaterScan is set when the account was evaluated but its issues were
+	// not tracked because the store already holds a scan of it as of this
+	// later time: an older view never rewrites the account's issues.
+	// Changes is then nil.
+	LaterScan time.Time
+	Calls     map[string]int
 	// ReportGenerated is when the credential report used was generated.
 	ReportGenerated time.Time
 	Duration        time.Duration
@@ -287,13 +292,22 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 		r.Ages.Add(facts, e.Rules, asOf)
 	}
 	if e.Store != nil {
-		ch, err := e.track(ctx, facts, r.Findings, asOf)
+		var ch *issues.Changes
+		var later time.Time
+		err := e.retryConflicts(ctx, r.Account.ID, func() (err error) {
+			ch, later, err = e.track(ctx, facts, r.Findings, asOf)
+			return err
+		})
 		if err != nil {
 			r.Err = fmt.Errorf("account %s: track issues: %w", r.Account.ID, err)
 			e.log().Error("tracking failed", "account", r.Account.ID, "err", err)
 			return r
 		}
-		r.Changes = ch
+		r.Changes, r.LaterScan = ch, later
+		if !later.IsZero() {
+			e.log().Warn("account not tracked: a later scan is tracked", "account", r.Account.ID,
+				"as_of", asOf.Format(time.RFC3339), "last_tracked_scan", later.Format(time.RFC3339))
+		}
 	}
 	r.Findings = compact(r.Findings)
 	e.log().Info("account scanned", "account", r.Account.ID, "users", r.Users, "findings", len(r.Findings),
@@ -302,8 +316,11 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 }
 
 // track reconciles the account's live issues of the evaluated kinds with
-// the findings and stores the changes.
-func (e *Engine) track(ctx context.Context, facts *inventory.Facts, findings []policy.Finding, asOf time.Time) (*issues.Changes, error) {
+// the findings and stores the changes together with the scan's as-of (the
+// account's last tracked scan), also when nothing changed. When the store
+// holds a later scan of the account, nothing is stored and track returns
+// that scan's as-of instead of changes.
+func (e *Engine) track(ctx context.Context, facts *inventory.Facts, findings []policy.Finding, asOf time.Time) (*issues.Changes, time.Time, error) {
 	var live []issues.Issue
 	for _, r := range e.Rules {
 		if !r.AppliesTo(facts.Account.ID) {
@@ -312,18 +329,29 @@ func (e *Engine) track(ctx context.Context, facts *inventory.Facts, findings []p
 		is, err := e.Store.List(ctx, issues.Filter{Kind: r.Kind, AccountID: facts.Account.ID,
 			Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		live = append(live, is...)
 	}
 	ch := issues.Reconcile(live, findings, facts, asOf)
-	if ch.Empty() {
-		return ch, nil
+	if facts.Account.ID != "" { // a credential report naming no account has nothing to track either
+		ch.Scan = &issues.TrackedScan{AccountID: facts.Account.ID, AsOf: asOf}
 	}
-	if err := e.Store.Apply(ctx, ch); err != nil {
-		return nil, err
+	err := e.Store.Apply(ctx, ch)
+	if errors.Is(err, issues.ErrStaleScan) {
+		last, ok, lerr := e.Store.LastScan(ctx, facts.Account.ID)
+		if lerr != nil {
+			return nil, time.Time{}, fmt.Errorf("%w (%w)", err, lerr)
+		}
+		if !ok || !last.After(asOf) {
+			return nil, time.Time{}, err // cannot be: the store said a later one is tracked
+		}
+		return nil, last, nil
 	}
-	return ch, nil
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return ch, time.Time{}, nil
 }
 
 // TimeoutError is why an account that ran out of --account-timeout failed.

@@ -101,6 +101,12 @@ var ErrNotFound = errors.New("issue not found")
 // Apply was stored; read the live issues again, reconcile and apply anew.
 var ErrConflict = errors.New("issue store conflict: changed by another writer")
 
+// ErrStaleScan is wrapped by Apply's error when the changes come from a scan
+// (Changes.Scan) as of a time before the account's last tracked scan: the
+// store keeps the present, and an older view would rewrite history (resolve
+// current issues, reopen them under new IDs later). Nothing was stored.
+var ErrStaleScan = errors.New("a later scan of the account is already tracked")
+
 // Store persists issues. Implementations: sqlite (embedded default) and
 // dynamodb; internal/issues/storetest is the contract both pass.
 type Store interface {
@@ -115,5 +121,8 @@ type Store interface {
 	// a second live issue for a credential with ErrConflict; then nothing is
 	// stored and nothing is assigned.
 	Apply(ctx context.Context, ch *Changes) error
+	// LastScan returns the as-of of the account's last tracked scan (the
+	// latest Changes.Scan applied for it); false when none was recorded.
+	LastScan(ctx context.Context, account string) (time.Time, bool, error)
 	Close() error
 }

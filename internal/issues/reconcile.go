@@ -31,9 +31,23 @@ type Changes struct {
 	// list their user and do not promise to list every user (a credential
 	// report file): nothing to store, only to tell.
 	Kept []Change
+	// Scan, when set, is the tracked scan these changes come from: Apply
+	// records its as-of as the account's last tracked scan (Store.LastScan)
+	// atomically with the changes, also when nothing else changed, and
+	// refuses the whole Apply with ErrStaleScan when a later scan of the
+	// account is already recorded. Nil for changes that are not a scan's
+	// (remediation, reconciliation of the journal).
+	Scan *TrackedScan
 }
 
-// Empty reports whether nothing changed at all.
+// TrackedScan is one account's scan whose findings were reconciled with the
+// store.
+type TrackedScan struct {
+	AccountID string
+	AsOf      time.Time
+}
+
+// Empty reports whether no issue changed (a Scan alone is still stored).
 func (c *Changes) Empty() bool {
 	return len(c.New)+len(c.Updated)+len(c.Closed)+len(c.Refreshed) == 0
 }

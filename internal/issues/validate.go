@@ -45,10 +45,21 @@ func (c *Changes) Validate(extra func(*Issue) error) error {
 		if err := is.Validate(); err != nil {
 			return err
 		}
+		if c.Scan != nil && is.AccountID != c.Scan.AccountID {
+			return fmt.Errorf("%s is not of the scanned account %s", is, c.Scan.AccountID)
+		}
 		if extra != nil {
 			return extra(is)
 		}
 		return nil
+	}
+	if sc := c.Scan; sc != nil {
+		switch {
+		case sc.AccountID == "":
+			return fmt.Errorf("scan as of %s: account is required", sc.AsOf)
+		case sc.AsOf.IsZero():
+			return fmt.Errorf("scan of %s: as-of is required", sc.AccountID)
+		}
 	}
 	creds := map[Key]bool{}
 	for i := range c.New {

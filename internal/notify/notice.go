@@ -150,11 +150,7 @@ func DaysLeftAt(deadline, asOf time.Time, fallback int) int {
 	if deadline.IsZero() {
 		return fallback
 	}
-	left := deadline.Sub(asOf)
-	if left >= 0 {
-		return int((left + policy.Day - 1) / policy.Day)
-	}
-	return -int(-left / policy.Day)
+	return policy.DaysLeft(deadline.Sub(asOf))
 }
 
 // Mention is how a notice names the IAM user's owner in Slack.

@@ -132,7 +132,7 @@ func ToASFF(fs []policy.Finding, o ASFFOptions) []Finding {
 			}
 		default:
 			a.Severity.Label, a.Compliance.Status, a.Workflow.Status = "LOW", "WARNING", "NEW"
-			created = created.Add(-time.Duration(f.DaysLeft) * policy.Day)
+			created = policy.AddDays(created, -f.DaysLeft)
 		}
 		a.CreatedAt = created.UTC().Format(time.RFC3339)
 		who := f.UserName

@@ -4,7 +4,6 @@ package policy
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -82,7 +81,45 @@ type Exemptions struct {
 	// TagKey and TagValue: a user carrying this tag (value compared
 	// case-insensitively) is exempt. Defaults: KeyAutoExpire=false.
 	TagKey, TagValue string
+	// Holds are rollback holds (keys keywarden re-activated), each exempt
+	// until its end.
+	Holds Holds
 }
+
+// ExemptRolledBack begins the exemption reason of a rollback hold:
+// "rolled back until 2026-12-25".
+const ExemptRolledBack = "rolled back"
+
+// Holds are rollback holds: account ID -> access key ID -> the end of the
+// hold. A nil Holds holds nothing.
+type Holds map[string]map[string]time.Time
+
+// Add records a hold, keeping the later end of two on one key.
+func (h Holds) Add(account, keyID string, until time.Time) {
+	if h[account] == nil {
+		h[account] = map[string]time.Time{}
+	}
+	if until.After(h[account][keyID]) {
+		h[account][keyID] = until
+	}
+}
+
+// Until returns the end of the hold on a key when it lasts beyond asOf.
+func (h Holds) Until(account, keyID string, asOf time.Time) (time.Time, bool) {
+	until, ok := h[account][keyID]
+	if !ok || keyID == "" || !asOf.Before(until) {
+		return time.Time{}, false
+	}
+	return until, true
+}
+
+// HoldReason is the exemption reason of a hold ending at until.
+func HoldReason(until time.Time) string {
+	return ExemptRolledBack + " until " + until.UTC().Format("2006-01-02")
+}
+
+// IsHold reports whether an exemption reason is a rollback hold's.
+func IsHold(reason string) bool { return strings.HasPrefix(reason, ExemptRolledBack+" until ") }
 
 // Exemption reasons.
 const (
@@ -249,7 +286,11 @@ func EvaluateUser(out []Finding, account string, u *inventory.User, r Rule, ex E
 			f.From = from
 			f.Created, f.LastUsed = k.Created, k.LastUsed
 			f.KeyID, f.KeySlot = k.ID, k.Slot
-			out = append(out, fill(f, r, account, u, ex))
+			f = fill(f, r, account, u, ex)
+			if until, held := ex.Holds.Until(account, k.ID, asOf); held && f.Exemption == "" {
+				f.Exemption = HoldReason(until)
+			}
+			out = append(out, f)
 		}
 	case InactivePasswords:
 		p := u.Password
@@ -295,24 +336,26 @@ func fill(f Finding, r Rule, account string, u *inventory.User, ex Exemptions) F
 // A credential is a violation once it is more than LimitDays old (age >
 // limit, to the second), and a warning within WarningDays before that.
 func judge(r Rule, since, asOf time.Time) (Finding, bool) {
-	deadline := since.Add(time.Duration(r.LimitDays) * Day)
-	left := deadline.Sub(asOf)
-	if left >= 0 && (r.WarningDays <= 0 || left > time.Duration(r.WarningDays)*Day) {
+	// Compared as times, not durations: a Duration overflows past 292
+	// years, and Sub saturates there.
+	deadline := AddDays(since, r.LimitDays)
+	warns := r.WarningDays > 0 && !asOf.Before(AddDays(deadline, -r.WarningDays))
+	if !asOf.After(deadline) && !warns {
 		// Most credentials: decided before building a Finding.
 		return Finding{}, false
 	}
+	left := deadline.Sub(asOf) // saturates
 	f := Finding{
 		Since:     since,
 		LimitDays: r.LimitDays,
 		Deadline:  deadline,
 		AgeDays:   int(asOf.Sub(since) / Day),
-		DaysLeft:  int(math.Ceil(left.Hours() / 24)),
+		DaysLeft:  DaysLeft(left),
 	}
 	switch {
-	case left < 0:
+	case asOf.After(deadline):
 		f.Stage = Violation
-		f.DaysLeft = -int(math.Floor(-left.Hours() / 24))
-	case r.WarningDays > 0 && left <= time.Duration(r.WarningDays)*Day:
+	case warns:
 		f.Stage = Warning
 	default:
 		return f, false

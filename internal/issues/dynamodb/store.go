@@ -28,8 +28,9 @@
 // the ID counter (pk "counter#issue", attribute next, advanced with an
 // atomic UpdateItem ADD: IDs are unique and increasing, with gaps where an
 // Apply failed), one pointer per issue (pk "issue#<id>": table, account_id,
-// issue_id) so that Get(id) is two strongly consistent reads, and the run
-// locks (pk "lock#<name>": owner, expires_ms).
+// issue_id) so that Get(id) is two strongly consistent reads, the run
+// locks (pk "lock#<name>": owner, expires_ms), and each account's last
+// tracked scan (pk "scan#<account>": as_of; see scans.go).
 //
 // Two more tables, each with partition key pk (S) and sort key sk (S), hold
 // what the other stores of keywarden keep: keywarden-journal the remediation
@@ -353,13 +354,17 @@ type group struct {
 
 // Apply stores ch (see the package doc for atomicity and conflicts).
 func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
-	if ch == nil || ch.Empty() {
+	if ch == nil || (ch.Empty() && ch.Scan == nil) {
 		return nil
 	}
 	if err := ch.Validate(subjectFits); err != nil {
 		return fmt.Errorf("apply issue changes: %w", err)
 	}
 	var groups []group
+	if ch.Scan != nil {
+		// First of the first transaction: a stale scan stores nothing.
+		groups = append(groups, s.scanGroup(ch.Scan))
+	}
 	touched := map[string]bool{}
 	touch := func(table string, key location) error {
 		k := table + "\x00" + key.account + "\x00" + key.issueID
@@ -408,7 +413,12 @@ func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
 			groups = append(groups, g)
 		}
 	}
-	return s.commit(ctx, groups)
+	err := s.commit(ctx, groups)
+	if ch.Scan != nil && !errors.Is(err, ErrPartial) && staleScan(err) {
+		return fmt.Errorf("apply issue changes: scan of %s as of %s: %w", ch.Scan.AccountID,
+			ch.Scan.AsOf.UTC().Format(time.RFC3339), issues.ErrStaleScan)
+	}
+	return err
 }
 
 // commit runs the groups in as few transactions as fit.

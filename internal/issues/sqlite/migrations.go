@@ -43,6 +43,11 @@ var migrations = []string{
 	migrationJournal,
 	// 3: notification delivery state (deliveries.go).
 	migrationDeliveries,
+	// 4: each account's last tracked scan (scans.go).
+	migrationScans,
+	// 5: the journal records when a call returned, and rollback holds
+	// (journal.go).
+	migrationJournalCalled,
 }
 
 // SchemaVersionError is returned by Open for a database written by a newer

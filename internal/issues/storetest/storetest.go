@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"RacingNew", testRacingNew},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentNew", testConcurrentNew},
+		{"LastScan", testLastScan},
 		{"Lock", testLock},
 		{"LockExpiry", testLockExpiry},
 		{"LockRace", testLockRace},
@@ -934,4 +935,96 @@ func testLockRace(t *testing.T, open Open) {
 	if won != 1 || busy != owners-1 {
 		t.Errorf("%d won, %d refused; want 1 and %d", won, busy, owners-1)
 	}
+}
+
+func lastScan(t *testing.T, s issues.Store, acct string) (time.Time, bool) {
+	t.Helper()
+	at, ok, err := s.LastScan(context.Background(), acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at, ok
+}
+
+func wantLastScan(t *testing.T, s issues.Store, acct string, want time.Time) {
+	t.Helper()
+	got, ok := lastScan(t, s, acct)
+	switch {
+	case want.IsZero() && ok:
+		t.Errorf("LastScan(%s) = %s, want none", acct, got)
+	case !want.IsZero() && (!ok || !got.Equal(want)):
+		t.Errorf("LastScan(%s) = %s, %v; want %s", acct, got, ok, want)
+	}
+}
+
+// testLastScan: Apply records a scan's as-of per account, atomically with
+// its changes and also when nothing else changed; a scan older than the
+// recorded one stores nothing (issues.ErrStaleScan); changes that are not a
+// scan's leave it alone.
+func testLastScan(t *testing.T, open Open) {
+	s := openStore(t, open)
+	ctx := context.Background()
+	wantLastScan(t, s, account, time.Time{})
+
+	// A scan that changed nothing is still recorded (to the nanosecond).
+	first := asOf.Add(1500*time.Millisecond + 7)
+	if err := s.Apply(ctx, &issues.Changes{Scan: &issues.TrackedScan{AccountID: account, AsOf: first}}); err != nil {
+		t.Fatal(err)
+	}
+	wantLastScan(t, s, account, first)
+	wantLastScan(t, s, other, time.Time{})
+
+	// A later scan with changes: both stored.
+	day2 := asOf.Add(policy.Day)
+	ch := reconcile(t, s, factsOf(account, alice(), bob()), policy.Exemptions{}, day2)
+	ch.Scan = &issues.TrackedScan{AccountID: account, AsOf: day2}
+	if err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	wantLastScan(t, s, account, day2)
+	stored := list(t, s, issues.Filter{})
+	if len(stored) != 4 {
+		t.Fatalf("%d issues stored, want 4", len(stored))
+	}
+
+	// An earlier scan (here: resolving everything) stores nothing at all.
+	stale := reconcile(t, s, factsOf(account), policy.Exemptions{}, asOf)
+	stale.New = append(stale.New, keyIssue(account, "AKIASTALE1"))
+	stale.Scan = &issues.TrackedScan{AccountID: account, AsOf: asOf}
+	if len(stale.Closed) != 4 {
+		t.Fatalf("stale scan closes %d, want 4", len(stale.Closed))
+	}
+	if err := s.Apply(ctx, stale); !errors.Is(err, issues.ErrStaleScan) {
+		t.Fatalf("Apply of a scan before the last tracked one: %v, want ErrStaleScan", err)
+	}
+	if stale.New[0].ID != 0 {
+		t.Errorf("refused Apply assigned ID %d", stale.New[0].ID)
+	}
+	sameIssues(t, "store changed by a stale scan", list(t, s, issues.Filter{}), stored)
+	wantLastScan(t, s, account, day2)
+
+	// The same as-of again is fine; other accounts have their own record.
+	if err := s.Apply(ctx, &issues.Changes{Scan: &issues.TrackedScan{AccountID: account, AsOf: day2}}); err != nil {
+		t.Errorf("scan as of the last tracked one: %v", err)
+	}
+	if err := s.Apply(ctx, &issues.Changes{Scan: &issues.TrackedScan{AccountID: other, AsOf: asOf}}); err != nil {
+		t.Errorf("first scan of another account, as of an earlier time: %v", err)
+	}
+	wantLastScan(t, s, other, asOf)
+	wantLastScan(t, s, account, day2)
+
+	// Changes that are no scan's (remediation) leave the record alone.
+	rem := stored[0]
+	rem.Status, rem.Remediated, rem.Closed = issues.Remediated, ptr(day2), ptr(day2)
+	if err := s.Apply(ctx, &issues.Changes{Closed: []issues.Change{{Issue: rem, Why: "remediated"}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantLastScan(t, s, account, day2)
+
+	// A scan's changes belong to its account.
+	bad := &issues.Changes{New: []issues.Issue{keyIssue(other, "AKIAOTHER1")}, Scan: &issues.TrackedScan{AccountID: account, AsOf: day2}}
+	if err := s.Apply(ctx, bad); err == nil {
+		t.Error("Apply of a scan with another account's issue: no error")
+	}
+	wantLastScan(t, s, other, asOf)
 }
