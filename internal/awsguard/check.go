@@ -50,7 +50,7 @@ func (*check) HandleDeserialize(ctx context.Context, in middleware.DeserializeIn
 		}
 		return out, md, err
 	}
-	if w != nil && !w.found {
+	if w != nil && !w.found && paged(out.Result) {
 		return out, md, newError(service, op, "answered without IsTruncated: the page is incomplete")
 	}
 	if o, ok := out.Result.(*organizations.ListAccountsOutput); ok && len(o.Accounts) == 0 && o.NextToken == nil && isFirstPage(ctx) {
@@ -98,14 +98,26 @@ func statusOf(out middleware.DeserializeOutput, err error) int {
 	return 0
 }
 
-// iamPaginated reports whether an IAM action answers in pages (Marker,
-// IsTruncated).
+// iamPaginated reports whether an IAM action may answer in pages (Marker,
+// IsTruncated): the body is watched for IsTruncated, which paged checks
+// the output type has.
 func iamPaginated(op string) bool {
 	switch op {
 	case "GetAccountAuthorizationDetails", "GetGroup", "SimulateCustomPolicy", "SimulatePrincipalPolicy":
 		return true
 	}
-	return strings.HasPrefix(op, "List") && op != "ListSTSRegionalEndpointsStatus"
+	return strings.HasPrefix(op, "List")
+}
+
+// paged reports whether result is a page of a list: an output with
+// IsTruncated (a few IAM List actions, such as ListSAMLProviders, answer
+// whole lists without it).
+func paged(result any) bool {
+	v := reflect.ValueOf(result)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	return v.Elem().FieldByName("IsTruncated").IsValid()
 }
 
 // missing returns the element a decoded answer lacks though its API
