@@ -123,7 +123,7 @@ func TestHammerSample(t *testing.T) {
 		"rds_encryption", "rds_public_snapshot", "redshift_encryption",
 		"redshift_logging", "redshift_public_access", "s3_bucket_acl",
 		"s3_bucket_policy", "s3_encryption", "secgrp_unrestricted_access",
-		"sqs_public_access", "whitelisting_procedure_url",
+		"sqs_public_access",
 	})
 	eq(t, "AWS", cfg.AWS, AWS{
 		Accounts: []Account{{"123456789012", "master"}, {"210987654321", "slave1"}, {"654321210987", "slave2"}},
