@@ -11,14 +11,13 @@ import (
 
 // Defaults of the reporting settings.
 const (
-	DefaultSlackWebhookURLEnv   = "KEYWARDEN_SLACK_WEBHOOK_URL"
-	DefaultSlackTokenEnv        = "KEYWARDEN_SLACK_TOKEN"
-	DefaultJiraTokenEnv         = "KEYWARDEN_JIRA_TOKEN"
-	DefaultJiraIssueType        = "Task"
-	DefaultJiraDoneTransition   = "Done"
-	DefaultJiraLinkType         = "Relates"
-	DefaultWarningIntervalDays  = 1
-	defaultJiraTextFieldCharMax = 32767
+	DefaultSlackWebhookURLEnv  = "KEYWARDEN_SLACK_WEBHOOK_URL"
+	DefaultSlackTokenEnv       = "KEYWARDEN_SLACK_TOKEN"
+	DefaultJiraTokenEnv        = "KEYWARDEN_JIRA_TOKEN"
+	DefaultJiraIssueType       = "Task"
+	DefaultJiraDoneTransition  = "Done"
+	DefaultJiraLinkType        = "Relates"
+	DefaultWarningIntervalDays = 1
 )
 
 // Notify is the reporting configuration: the "slack", "jira" and "sns"
@@ -53,6 +52,10 @@ type Slack struct {
 	DefaultChannel     string
 	NotifyDefaultOwner bool
 	ShowKeyIDs         bool
+	// RemediationWarningDays is Hammer's slack.remediation_warning_days:
+	// the days before a remediation on which Hammer warns the owner.
+	// Read, not used yet (listed as ignored).
+	RemediationWarningDays []int
 }
 
 // Jira is the "jira" section (Hammer's enabled, server, issue_type,
@@ -70,10 +73,28 @@ type Jira struct {
 	// DoneTransition is the name of the transition that closes a ticket.
 	DoneTransition string
 	// LinkType links a ticket to jira_parent_ticket.
-	LinkType                string
-	Labels                  []string
+	LinkType string
+	Labels   []string
+	// KindLabels are the checks' own labels (Hammer's per-check "labels"),
+	// added to Labels on that check's tickets: see LabelsFor.
+	KindLabels              map[policy.Kind][]string
 	TextFieldCharacterLimit int
 	ShowKeyIDs              bool
+	// RiskFieldID is Hammer's jira.risk_field_id (a custom field). Read,
+	// not used yet (listed as ignored).
+	RiskFieldID string
+}
+
+// LabelsFor returns the extra labels of a ticket of kind k: jira.labels,
+// then the check's own.
+func (j Jira) LabelsFor(k policy.Kind) []string {
+	out := append([]string{}, j.Labels...)
+	for _, l := range j.KindLabels[k] {
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // SNS is the "sns" section.
@@ -107,10 +128,11 @@ var notifyKindKeys = []string{"warning_interval_days", "notification_title", "no
 
 var (
 	slackKeys = []string{"enabled", "webhook_url_env", "token_env", "api_url", "default_channel",
-		"notify_default_owner", "show_key_ids"}
+		"notify_default_owner", "show_key_ids", "remediation_warning_days"}
+	// hammerSlackKeys are Hammer's log forwarding: accepted and ignored.
 	hammerSlackKeys = []string{"channels", "ignore"}
 	jiraKeys        = []string{"enabled", "server", "user", "token_env", "issue_type", "done_transition",
-		"link_type", "labels", "text_field_character_limit", "show_key_ids"}
+		"link_type", "labels", "text_field_character_limit", "show_key_ids", "risk_field_id"}
 	snsKeys = []string{"enabled", "topic_arn", "show_key_ids"}
 	// secretKeys are keys people write by habit that would put a secret in
 	// a committed file.
@@ -132,7 +154,10 @@ func (l *loader) notifySection(name string, v *jvalue) {
 	n := &l.cfg.Notify
 	switch name {
 	case "slack":
-		s := Slack{Set: true, Enabled: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv}
+		// Hammer's defaults (hammer/library/config.py SlackConfig):
+		// enabled false, notify_default_owner true.
+		s := Slack{Set: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv,
+			NotifyDefaultOwner: true}
 		for _, m := range v.obj {
 			key := joinKey(name, m.key)
 			switch m.key {
@@ -153,17 +178,25 @@ func (l *loader) notifySection(name string, v *jvalue) {
 				s.NotifyDefaultOwner, _ = l.boolean(f, key, m.val)
 			case "show_key_ids":
 				s.ShowKeyIDs, _ = l.boolean(f, key, m.val)
-			default:
-				if !slices.Contains(hammerSlackKeys, m.key) {
-					l.notifyUnknown(key, m.key, slackKeys)
+			case "remediation_warning_days":
+				s.RemediationWarningDays = l.dayList(key, m.val)
+				if hammerUnused[key] {
+					l.ignore(f, key)
 				}
+			default:
+				if slices.Contains(hammerSlackKeys, m.key) {
+					l.ignore(f, key)
+					continue
+				}
+				l.notifyUnknown(key, m.key, slackKeys)
 			}
 		}
 		n.Slack = s
 	case "jira":
-		j := Jira{Set: true, Enabled: true, TokenEnv: DefaultJiraTokenEnv, IssueType: DefaultJiraIssueType,
-			DoneTransition: DefaultJiraDoneTransition, LinkType: DefaultJiraLinkType,
-			TextFieldCharacterLimit: defaultJiraTextFieldCharMax}
+		// Hammer's defaults (hammer/library/config.py JiraConfig): enabled
+		// false, text_field_character_limit 0 (no limit).
+		j := Jira{Set: true, TokenEnv: DefaultJiraTokenEnv, IssueType: DefaultJiraIssueType,
+			DoneTransition: DefaultJiraDoneTransition, LinkType: DefaultJiraLinkType}
 		for _, m := range v.obj {
 			key := joinKey(name, m.key)
 			switch m.key {
@@ -199,6 +232,11 @@ func (l *loader) notifySection(name string, v *jvalue) {
 				}
 			case "show_key_ids":
 				j.ShowKeyIDs, _ = l.boolean(f, key, m.val)
+			case "risk_field_id":
+				j.RiskFieldID, _ = l.str(f, key, m.val)
+				if hammerUnused[key] {
+					l.ignore(f, key)
+				}
 			default:
 				l.notifyUnknown(key, m.key, jiraKeys)
 			}
@@ -312,6 +350,37 @@ func (l *loader) httpURL(key string, v *jvalue) string {
 		return ""
 	}
 	return s
+}
+
+// dayList reads a list of day counts (Hammer's remediation_warning_days):
+// a list of numbers (or of Hammer's "3" strings), or one number.
+func (l *loader) dayList(key string, v *jvalue) []int {
+	const fix = "write a list of days, e.g. [7, 3, 1]"
+	var items []*jvalue
+	switch v.t {
+	case jNull:
+		return nil
+	case jArray:
+		items = v.arr
+	case jNumber, jString:
+		items = []*jvalue{v}
+	default:
+		l.add(ConfigFile, key, v.String()+" is not a list of days", fix)
+		return nil
+	}
+	var out []int
+	for _, e := range items {
+		n, ok := l.days(ConfigFile, key, e, fix)
+		if !ok {
+			continue
+		}
+		if n < 0 {
+			l.add(ConfigFile, key, e.String()+" is negative", fix)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // strings reads a list of strings.

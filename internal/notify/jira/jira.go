@@ -198,7 +198,7 @@ func (c *Channel) err(what string, err error) error {
 }
 
 func (c *Channel) newTicket(n *notify.Notice) *gojira.Issue {
-	labels := append([]string{"keywarden", Label(n)}, c.o.Config.Labels...)
+	labels := append([]string{"keywarden", Label(n)}, c.o.Config.LabelsFor(n.Issue.Kind)...)
 	return &gojira.Issue{Fields: &gojira.IssueFields{
 		Project:     gojira.Project{Key: n.Owner.JiraProject},
 		Type:        gojira.IssueType{Name: c.o.Config.IssueType},
