@@ -249,6 +249,30 @@ func TestHammerDefaults(t *testing.T) {
 		[]any{true, false, false, 0})
 }
 
+// A routing entry that can never match is a warning naming the entry; the
+// entry of a known account is used.
+func TestRoutingEntriesThatNeverMatch(t *testing.T) {
+	dir := writeConfig(t, `{"aws": {"accounts": {"123456789012": "a"}}, "user_inactivekeys": {"inactive_criteria_days": 9}}`)
+	os.WriteFile(filepath.Join(dir, TicketOwnersFile), []byte(`{"account": {
+  "acct-prod": {"jira_owner": "x"}, "210987654321": {"jira_owner": "y"}, "123456789012": {"jira_owner": "z"}}}`), 0o600)
+	cfg := mustLoad(t, dir)
+	var got []string
+	for _, w := range cfg.Warnings {
+		got = append(got, w.String())
+	}
+	eq(t, "Warnings", got, []string{
+		`ticket_owners.json: account.acct-prod: "acct-prod" is not a 12-digit AWS account ID, so this routing entry never matches (notices of every account go to the global owners); write the account's 12 digits, or remove the entry`,
+		`ticket_owners.json: account.210987654321: account 210987654321 is not in config.json's aws.accounts, so this routing entry never matches; add the account to aws.accounts, or remove the entry`,
+	})
+	eq(t, "For(123456789012)", cfg.TicketOwners.For("123456789012").JiraOwner, "z")
+	// With accounts discovered from the organization, any 12-digit entry may match.
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"aws": {"accounts": {"123456789012": "a"}, "organization": {"discover": true}},
+  "user_inactivekeys": {"inactive_criteria_days": 9}}`), 0o600)
+	if cfg := mustLoad(t, dir); len(cfg.Warnings) != 1 {
+		t.Errorf("with discovery: warnings %v, want only the non-ID entry", cfg.Warnings)
+	}
+}
+
 // An unknown key inside a section keywarden reads that Hammer does not
 // define either stays an error: a typo must not disable a threshold.
 func TestUnknownKeyStaysError(t *testing.T) {

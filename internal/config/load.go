@@ -752,6 +752,10 @@ func (l *loader) ticketOwners(root *jvalue) {
 						"write the account's 12 digits, or remove the entry")
 					continue
 				}
+				if len(l.known) > 0 && !l.known[a.key] && !l.cfg.AWS.Organization.Discover {
+					l.warn(f, key, fmt.Sprintf("account %s is not in config.json's aws.accounts, so this routing entry never matches", a.key),
+						"add the account to aws.accounts, or remove the entry")
+				}
 				if !l.object(f, key, a.val) {
 					continue
 				}
