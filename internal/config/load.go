@@ -498,9 +498,17 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 // JIRA labels it holds are returned (added to the check's labels); its other
 // keys are listed as ignored.
 func (l *loader) kindChannel(key, name string, v *jvalue) []string {
-	if v.t == jNull || !l.object(ConfigFile, key, v) {
+	switch v.t {
+	case jNull:
+		return nil
+	case jObject:
+	default:
+		// Whatever Hammer meant by a block that is not an object, it is
+		// Hammer's: listed, never fatal.
+		l.ignore(ConfigFile, key)
 		return nil
 	}
+	l.object(ConfigFile, key, v)
 	var labels []string
 	for _, m := range v.obj {
 		k := joinKey(key, m.key)
