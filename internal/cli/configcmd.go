@@ -39,7 +39,7 @@ checks. It exits 1 only when there is an error.`,
 					fmt.Fprintln(w, "warning: "+p.String())
 				}
 				if line := cfg.IgnoredLine(); line != "" {
-					fmt.Fprintf(w, "ignored (Hammer's, %s): %s\n", config.IgnoredReason, line)
+					fmt.Fprintf(w, "ignored (%s): %s\n", config.IgnoredReason, line)
 				}
 				configSummary(w, cfg)
 			}
