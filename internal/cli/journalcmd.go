@@ -25,9 +25,19 @@ func newJournalCmd(g *globals) *cobra.Command {
 		Short: "List the remediation actions keywarden took (and rolled back)",
 		Long: `journal lists every remediation action, oldest first: what was done to
 which credential, for which issues, the credential's state before (status,
-last use), and how it ended: done (acted and verified), failed, abandoned
-(an interrupted action that had not taken effect) or intent (unfinished: the
-next remediate or rollback run reconciles it from the live state).`,
+last use), and how it ended:
+  done           acted and verified
+  unverified     the call succeeded but IAM did not show its effect yet
+                 (eventual consistency); keywarden's, and the next run
+                 verifies it from the live state
+  failed         AWS refused the call, or its effect did not show
+  abandoned      an interrupted action that had not taken effect
+  indeterminate  keywarden stopped before recording its call and the live
+                 state shows the change: it may be a person's, so it is not
+                 claimed (rollback needs --force)
+  intent         unfinished: the next remediate or rollback run settles it
+                 from the live state
+A rollback (reactivate_key) shows the end of its hold.`,
 		Example: `  keywarden journal
   keywarden journal --issue 12 -o json
   keywarden journal --since 2026-11-01 --state done`,
@@ -46,19 +56,21 @@ next remediate or rollback run reconciles it from the live state).`,
 			if states != "" {
 				for _, s := range strings.Split(states, ",") {
 					st := remediate.State(strings.TrimSpace(s))
-					switch st {
-					case remediate.StateIntent, remediate.StateDone, remediate.StateFailed, remediate.StateAbandoned:
-						f.States = append(f.States, st)
-					default:
-						return fmt.Errorf("--state %q: use intent, done, failed or abandoned, comma-separated", s)
+					if !st.Valid() {
+						return fmt.Errorf("--state %q: use %s, comma-separated", s, stateNames())
 					}
+					f.States = append(f.States, st)
 				}
 			}
 			cfg, err := loadConfig(g)
 			if err != nil {
 				return err
 			}
-			st, err := openJournalStore(cmd.Context(), g, cfg)
+			rs, err := openReadingStore(cmd.Context(), g, cfg)
+			if err != nil {
+				return err
+			}
+			st, err := asJournalStore(rs, cfg)
 			if err != nil {
 				return err
 			}
@@ -74,8 +86,16 @@ next remediate or rollback run reconciles it from the live state).`,
 	fl.Int64Var(&issueID, "issue", 0, "only actions on this issue")
 	fl.StringVar(&account, "account", "", "only this account ID")
 	fl.StringVar(&since, "since", "", "only actions started at or after this date (YYYY-MM-DD, UTC) or RFC 3339 time")
-	fl.StringVar(&states, "state", "", "only these states: intent, done, failed, abandoned (comma-separated)")
+	fl.StringVar(&states, "state", "", "only these states: "+stateNames()+" (comma-separated)")
 	return cmd
+}
+
+func stateNames() string {
+	names := make([]string, len(remediate.States))
+	for i, st := range remediate.States {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
 }
 
 // parseTimeFlag reads a date (midnight UTC) or an RFC 3339 time.
@@ -102,7 +122,9 @@ type actionJSON struct {
 	BeforeStatus   string   `json:"before_status"`
 	BeforeLastUsed string   `json:"before_last_used,omitempty"`
 	RollbackOf     int64    `json:"rollback_of,omitempty"`
+	HoldUntil      string   `json:"hold_until,omitempty"`
 	Started        string   `json:"started"`
+	Called         string   `json:"called,omitempty"`
 	Finished       string   `json:"finished,omitempty"`
 	Note           string   `json:"note"`
 }
@@ -119,7 +141,8 @@ func renderJournal(w io.Writer, list []remediate.Action, o output.Options) error
 		for _, a := range list {
 			r := actionJSON{ID: a.ID, Op: string(a.Op), State: string(a.State), Account: a.AccountID, User: a.UserName,
 				Issues: a.IssueIDs, Reason: a.Reason, BeforeStatus: a.BeforeStatus, BeforeLastUsed: ts(a.BeforeLastUsed),
-				RollbackOf: a.RollbackOf, Started: a.Started.UTC().Format(time.RFC3339), Finished: ts(a.Finished), Note: a.Note}
+				RollbackOf: a.RollbackOf, HoldUntil: ts(a.HoldUntil), Started: a.Started.UTC().Format(time.RFC3339), Called: ts(a.Called),
+				Finished: ts(a.Finished), Note: a.Note}
 			if a.KeyID != "" {
 				r.KeyID = keyText(a.KeyID, o)
 			}
@@ -146,6 +169,9 @@ func renderJournal(w io.Writer, list []remediate.Action, o output.Options) error
 		op := string(a.Op)
 		if a.RollbackOf != 0 {
 			op += fmt.Sprintf(" (undoes %d)", a.RollbackOf)
+		}
+		if a.HoldUntil != nil {
+			op += " (hold until " + a.HoldUntil.UTC().Format("2006-01-02") + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Started.UTC().Format(time.RFC3339), op, a.State,
 			a.AccountID, a.UserName, credText(a.Op, a.KeyID, o), idList(a.IssueIDs), a.BeforeStatus, lu, a.Note)

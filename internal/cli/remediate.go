@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,9 @@ type actFlags struct {
 	region  string
 	// backoff is the first wait when AWS throttles (hidden; tests).
 	backoff time.Duration
+	// callTimeout bounds each AWS call; verifyFor is how long a change not
+	// yet visible is re-read (hidden; tests).
+	callTimeout, verifyFor time.Duration
 }
 
 func (f *actFlags) register(cmd *cobra.Command) {
@@ -44,6 +48,9 @@ func (f *actFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls (default: from the profile/environment, else us-east-1)")
 	fl.DurationVar(&f.backoff, "retry-backoff", time.Second, "first wait before retrying a throttled AWS call (doubled each time)")
 	_ = fl.MarkHidden("retry-backoff")
+	fl.DurationVar(&f.callTimeout, "call-timeout", remediate.DefaultCallTimeout, "give up on an AWS call that has not answered after this long (a write that gave no answer is verified from the live state)")
+	fl.DurationVar(&f.verifyFor, "verify-for", remediate.DefaultVerifyFor, "how long to re-read a change IAM does not show yet before journaling it unverified")
+	_ = fl.MarkHidden("verify-for")
 }
 
 type remediateFlags struct {
@@ -133,14 +140,20 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	// keywarden's own key: the main credentials' access key ID. Without it
-	// the own-key guard cannot hold, so nothing is done.
-	creds, err := ac.Credentials.Retrieve(ctx)
+	own, err := ownKeyID(ctx, g, ac, f.dryRun)
 	if err != nil {
-		return nil, fmt.Errorf("read the AWS credentials keywarden runs with: %w", err)
+		return nil, err
+	}
+	if f.callTimeout <= 0 || f.verifyFor < 0 {
+		return nil, fmt.Errorf("--call-timeout %s / --verify-for %s: use a positive duration", f.callTimeout, f.verifyFor)
 	}
 	st, err := openJournalStore(ctx, g, cfg)
 	if err != nil {
+		return nil, err
+	}
+	exempt := cfg.Exemptions()
+	if exempt.Holds, err = remediate.LoadHolds(ctx, st); err != nil {
+		st.Close()
 		return nil, err
 	}
 	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RemediationRole(), ExternalID: cfg.AWS.ExternalID}
@@ -158,14 +171,43 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 			}
 			return iam.NewFromConfig(c), nil
 		},
-		Journal: st, Store: st, Rules: rules, Exemptions: cfg.Exemptions(),
-		OwnKeyIDs: []string{creds.AccessKeyID}, Now: g.env.Now, DryRun: f.dryRun,
-		Log: g.logger(), Backoff: f.backoff,
+		Journal: st, Store: st, Rules: rules, Exemptions: exempt,
+		OwnKeyIDs: own, Now: g.env.Now, DryRun: f.dryRun,
+		Log: g.logger(), Backoff: f.backoff, CallTimeout: f.callTimeout, VerifyFor: f.verifyFor,
 	}
 	if !f.dryRun && !f.yes {
 		ex.Confirm = prompter(g.env.Stdin, g.env.Stderr, opts)
 	}
 	return &session{cfg: cfg, store: st, exec: ex, asOf: asOf, opts: opts}, nil
+}
+
+// ownKeyID is keywarden's own access key: the main credentials' access key
+// ID. Without it the own-key guard cannot hold, so nothing is done — except
+// in a dry run, which makes no AWS call and needs no credentials: it goes on
+// without (its plan cannot single out keywarden's key; the real run does).
+func ownKeyID(ctx context.Context, g *globals, ac aws.Config, dryRun bool) ([]string, error) {
+	if ac.Credentials == nil {
+		if dryRun {
+			return nil, nil
+		}
+		return nil, errors.New("no AWS credentials are configured: set them up as for the AWS CLI (environment, --profile, instance role)")
+	}
+	if dryRun {
+		// The chain may end at the instance metadata service: a dry run
+		// does not wait for it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+	}
+	creds, err := ac.Credentials.Retrieve(ctx)
+	switch {
+	case err == nil:
+		return []string{creds.AccessKeyID}, nil
+	case dryRun:
+		g.logger().Warn("dry run without AWS credentials: the plan cannot recognise keywarden's own access key (a real run never deactivates it)", "err", err)
+		return nil, nil
+	}
+	return nil, fmt.Errorf("read the AWS credentials keywarden runs with: %w", err)
 }
 
 func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
@@ -198,7 +240,7 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		}
 	}
 	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
-		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs}
+		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Holds: s.exec.Exemptions.Holds}
 	for k, kc := range s.cfg.Kinds {
 		pol.Kinds[k] = remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod}
 	}
@@ -268,7 +310,7 @@ func finish(w io.Writer, outs []remediate.Outcome, dryRun bool, what string) err
 		}
 	}
 	var parts []string
-	for _, r := range []remediate.Result{remediate.Remediated, remediate.WouldRemediate, remediate.RolledBack, remediate.WouldRollBack,
+	for _, r := range []remediate.Result{remediate.Remediated, remediate.Unverified, remediate.WouldRemediate, remediate.RolledBack, remediate.WouldRollBack,
 		remediate.Reconciled, remediate.Resolved, remediate.Updated, remediate.Skipped, remediate.Failed, remediate.CannotRestore} {
 		if counts[r] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
@@ -297,12 +339,13 @@ func reasonCode(err error) string {
 		err  error
 		code string
 	}{
-		{remediate.ErrOverCap, "over_cap"}, {remediate.ErrOwnKey, "own_key"}, {remediate.ErrNotEnabled, "not_enabled"},
+		{remediate.ErrHeld, "rolled_back"}, {remediate.ErrOverCap, "over_cap"}, {remediate.ErrOwnKey, "own_key"}, {remediate.ErrNotEnabled, "not_enabled"},
 		{remediate.ErrAccountExcluded, "account_excluded"}, {remediate.ErrNotDue, "not_due"},
 		{remediate.ErrNotViolation, "not_violation"}, {remediate.ErrWhitelisted, "whitelisted"},
 		{remediate.ErrNoKeyID, "no_key_id"}, {remediate.ErrPending, "pending"}, {remediate.ErrDeclined, "declined"},
 		{remediate.ErrNoLongerQualifies, "no_longer_qualifies"}, {remediate.ErrVerifyFailed, "verify_failed"},
 		{remediate.ErrCannotRestore, "cannot_restore"}, {remediate.ErrNotRollbackable, "not_rollbackable"},
+		{remediate.ErrInDoubt, "in_doubt"}, {remediate.ErrNoAnswer, "no_answer"},
 	} {
 		if errors.Is(err, c.err) {
 			return c.code

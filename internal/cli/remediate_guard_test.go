@@ -102,41 +102,44 @@ func TestRemediateFailureContained(t *testing.T) {
 	}
 }
 
-// TestRemediateCrashReconciled: the run dies while UpdateAccessKey is in
-// flight (the call takes effect, the journal keeps only the intent). The
-// next run reconciles it from the live state: done, no second call; and an
-// intent whose call never happened is abandoned and acted on exactly once.
+// TestRemediateCrashReconciled: the run is stopped (its context cancelled,
+// as SIGTERM does) while UpdateAccessKey is in flight; the call takes effect
+// but its answer is lost. The journal records that the call was made (an
+// intent with a call record), so the next run claims it from the live state:
+// done, no second call. An intent whose call was never recorded (the process
+// died right after writing it) and whose key the live state shows unchanged
+// is abandoned and acted on exactly once. (An unrecorded intent whose change
+// the live state shows is never claimed: TestRemediateCrashThenHuman.)
 func TestRemediateCrashReconciled(t *testing.T) {
 	w := newWorld(t, remediationConfig)
 	w.srv.AddAccount(seedAlpha())
 	w.scan(0, "-o", "json")
 	w.srv.ResetCalls()
-	w.srv.Inject(awstest.Fault{Action: "UpdateAccessKey", Mode: awstest.ModeHang, Times: 1}) // takes effect, the answer never comes
+	// The write is carried out, its answer never comes.
+	w.srv.Inject(awstest.Fault{Action: "UpdateAccessKey", Mode: awstest.ModeHang, Times: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for w.srv.CountCalls(acctA, "UpdateAccessKey") == 0 {
 			time.Sleep(time.Millisecond)
 		}
-		cancel() // the process dies mid-call
+		for k, _ := w.srv.Key(acctA, "AKIAALICE0000000OLD1"); k.Status != "Inactive"; k, _ = w.srv.Key(acctA, "AKIAALICE0000000OLD1") {
+			time.Sleep(time.Millisecond)
+		}
+		cancel() // the process is stopped mid-call
 	}()
 	r := w.runWith(runOpts{ctx: ctx}, "remediate", "--yes", "--retry-backoff", "1ms", "-o", "json")
 	if r.code != 1 {
-		t.Fatalf("crashed run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		t.Fatalf("stopped run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for i := 0; ; i++ { // the server finishes the call after the client is gone
-		if k, _ := w.srv.Key(acctA, "AKIAALICE0000000OLD1"); k.Status == "Inactive" {
-			break
-		}
-		if i > 2000 {
-			t.Fatal("the in-flight call never took effect")
-		}
-		time.Sleep(time.Millisecond)
+	if k, _ := w.srv.Key(acctA, "AKIAALICE0000000OLD1"); k.Status != "Inactive" {
+		t.Fatalf("the in-flight call never took effect: %s", k.Status)
 	}
 	j := jsonLines(t, w.run("journal", "-o", "json").stdout)
-	if len(j) != 1 || j[0]["state"] != "intent" {
-		t.Fatalf("journal after the crash: %v", j)
+	if len(j) != 1 || j[0]["state"] != "intent" || j[0]["called"] == nil ||
+		!strings.Contains(j[0]["note"].(string), "UpdateAccessKey gave no answer") || !strings.Contains(j[0]["note"].(string), "stopped before verifying") {
+		t.Fatalf("journal after the stop: %v", j)
 	}
-	// A second, never-called intent: bob's, as if the process died right
+	// A second intent, never called: bob's, as if the process died right
 	// after writing it.
 	st, err := sqlite.Open(context.Background(), w.db)
 	if err != nil {
@@ -158,6 +161,9 @@ func TestRemediateCrashReconciled(t *testing.T) {
 	}
 	if strings.Join(states, ",") != "deactivate_key done,deactivate_key abandoned,deactivate_key done,delete_login_profile done" {
 		t.Errorf("journal: %v", states)
+	}
+	if !strings.Contains(j[1]["note"].(string), "stopped before recording its UpdateAccessKey call") {
+		t.Errorf("abandoned note: %v", j[1]["note"])
 	}
 	if s := issueStatus(t, w); !strings.HasPrefix(s["user_inactivekeys alice"], "remediated key deactivated by keywarden (action 1)") {
 		t.Errorf("alice's issue after reconciliation: %q", s["user_inactivekeys alice"])

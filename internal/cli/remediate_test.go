@@ -210,8 +210,9 @@ func TestRemediateEndToEnd(t *testing.T) {
 		"111111111111 "+callerA+" UpdateAccessKey UserName=alice AccessKeyId=AKIAALICE0000000OLD1 Status=Active",
 		"111111111111 "+callerA+" UpdateAccessKey UserName=bob AccessKeyId=AKIABOB0000000000001 Status=Active",
 	)
+	// Reopened, and on the rollback's hold (default 30 days): whitelisted.
 	st = issueStatus(t, w)
-	if st["user_inactivekeys alice"] != "open <nil>" || st["user_inactivekeys bob"] != "open <nil>" {
+	if st["user_inactivekeys alice"] != "whitelisted <nil>" || st["user_inactivekeys bob"] != "whitelisted <nil>" {
 		t.Errorf("issues after rollback: %v", st)
 	}
 	// Rolled back once: a second rollback re-activates nothing.

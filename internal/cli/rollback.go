@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/policy"
+
 	"github.com/keywarden/keywarden/internal/remediate"
 )
 
@@ -14,7 +16,13 @@ type rollbackFlags struct {
 	actFlags
 	action, issue int64
 	since         string
+	hold          int
+	force         bool
 }
+
+// DefaultHoldDays is how long a rolled-back key is exempt from remediation
+// unless rollback --hold says otherwise.
+const DefaultHoldDays = 30
 
 func newRollbackCmd(g *globals) *cobra.Command {
 	f := &rollbackFlags{}
@@ -25,6 +33,15 @@ func newRollbackCmd(g *globals) *cobra.Command {
 keywarden deactivated, as recorded in the journal, and only those: each
 rollback is journaled too and reopens the issue. A key re-activated or
 deleted since is left alone.
+
+A rolled-back key is on hold: exempt from remediation for --hold days
+(default 30), so that the next run does not deactivate it again at once;
+scan shows it whitelisted, "rolled back until DATE". After the hold it is
+remediated as any other.
+
+An action the journal holds as indeterminate (keywarden stopped before
+recording its call, and found the key deactivated: the change may be a
+person's) is not re-activated unless --force is given.
 
 A console password keywarden deleted cannot be restored (AWS keeps no copy):
 rollback names the user so that a new password can be created.`,
@@ -39,6 +56,8 @@ rollback names the user so that a new password can be created.`,
 	fl.Int64Var(&f.action, "action", 0, "roll back this journal action")
 	fl.Int64Var(&f.issue, "issue", 0, "roll back the actions on this issue")
 	fl.StringVar(&f.since, "since", "", "roll back every action started at or after this date (YYYY-MM-DD, UTC) or RFC 3339 time")
+	fl.IntVar(&f.hold, "hold", DefaultHoldDays, fmt.Sprintf("days the re-activated key is exempt from remediation (0: no hold; at most %d)", policy.MaxDays))
+	fl.BoolVar(&f.force, "force", false, "also re-activate keys of indeterminate actions (deactivations keywarden cannot tell from a person's)")
 	return cmd
 }
 
@@ -52,13 +71,17 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	if n != 1 {
 		return errors.New("name what to roll back with exactly one of --action ID, --issue ID or --since TIME (see keywarden journal)")
 	}
+	if f.hold < 0 || f.hold > policy.MaxDays {
+		return fmt.Errorf("--hold %d: use 0 (no hold) to %d days", f.hold, policy.MaxDays)
+	}
 	filter := remediate.ActionFilter{ID: f.action}
 	if f.action == 0 {
-		// Everything keywarden did that can be looked at: completed
-		// deactivations and password deletions.
+		// Everything keywarden did that can be looked at: completed (or
+		// unverified) deactivations and password deletions, and the
+		// indeterminate ones (refused without --force, saying why).
 		filter = remediate.ActionFilter{IssueID: f.issue,
 			Ops:    []remediate.Op{remediate.OpDeactivateKey, remediate.OpDeleteLoginProfile},
-			States: []remediate.State{remediate.StateDone}}
+			States: []remediate.State{remediate.StateDone, remediate.StateUnverified, remediate.StateIndeterminate}}
 		if f.since != "" {
 			t, err := parseTimeFlag("--since", f.since)
 			if err != nil {
@@ -72,6 +95,8 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 		return err
 	}
 	defer s.Close()
+	s.exec.Force = f.force
+	s.exec.Hold = policy.Days(f.hold)
 	recon, err := s.exec.Reconcile(ctx)
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -132,14 +131,15 @@ func NewRoot(env Env) *cobra.Command {
 
 // openOutput points the commands' stdout at a temporary file beside
 // --output; finishOutput renames it into place when the command succeeded,
-// so a failed run never leaves a half-written report.
+// so a failed run never leaves a half-written report (output.CreateFile: only
+// regular files are replaced, and they keep their mode).
 func (g *globals) openOutput() error {
 	if g.outFile == "" {
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(g.outFile), "."+filepath.Base(g.outFile)+".*")
+	f, err := output.CreateFile(g.outFile)
 	if err != nil {
-		return fmt.Errorf("--output %s: %w", g.outFile, err)
+		return fmt.Errorf("--output: %w", err)
 	}
 	g.tmpOut = f
 	g.env.Stdout = f
@@ -152,17 +152,12 @@ func (g *globals) finishOutput(ok bool) error {
 		return nil
 	}
 	g.tmpOut = nil
-	cerr := f.Close()
-	if !ok || cerr != nil {
-		os.Remove(f.Name())
-		return cerr
+	if !ok {
+		output.AbortFile(f)
+		return nil
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), g.outFile); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("--output %s: %w", g.outFile, err)
+	if err := output.CommitFile(f, g.outFile); err != nil {
+		return fmt.Errorf("--output: %w", err)
 	}
 	return nil
 }

@@ -91,7 +91,7 @@ Sources:
 	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
 	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
-	fl.DurationVar(&f.accountTimeout, "account-timeout", 30*time.Minute, "fail an account whose scan takes longer than this (0: no limit)")
+	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	fl.IntVar(&f.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (adaptive retry with jittered backoff)")
 	fl.DurationVar(&f.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
@@ -116,14 +116,18 @@ func loadConfig(g *globals) (*config.Config, error) {
 }
 
 func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Store, error) {
-	path := g.db
-	if path == "" {
-		path = cfg.Store.Path
+	return sqlite.Open(ctx, storePath(g, cfg))
+}
+
+// storePath is the SQLite file: --db, else store.path, else the default.
+func storePath(g *globals, cfg *config.Config) string {
+	switch {
+	case g.db != "":
+		return g.db
+	case cfg.Store.Path != "":
+		return cfg.Store.Path
 	}
-	if path == "" {
-		path = config.DefaultStorePath
-	}
-	return sqlite.Open(ctx, path)
+	return config.DefaultStorePath
 }
 
 func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
@@ -159,6 +163,10 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	}
 	return ac, nil
 }
+
+// DefaultAccountTimeout bounds one account's scan unless --account-timeout
+// says otherwise.
+const DefaultAccountTimeout = 30 * time.Minute
 
 // perAccountRequests is how many AWS requests one account has in flight at
 // most: its confirming calls (inventory.ReportSource's default concurrency,
@@ -258,6 +266,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 		defer st.Close()
 		eng.Store = st
+		if err := addHolds(ctx, st, &eng.Exemptions); err != nil {
+			return err
+		}
 	}
 	var bar *progress.Bar
 	if opts.Format != output.JSON && stderrTTY(g.env) {
@@ -343,8 +354,15 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 			return err
 		}
 	}
-	if failed := res.Failed(); len(failed) > 0 && !f.allowPartial {
-		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+	if failed := res.Failed(); len(failed) > 0 {
+		// --allow-partial tolerates some failed accounts, never a scan
+		// that scanned nothing.
+		if len(failed) == len(res.Accounts) {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
+		}
+		if !f.allowPartial {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+		}
 	}
 	if f.failOn != "" && tallyFailsOn(res, policy.Stage(f.failOn)) {
 		return &ExitError{Code: ExitFindings}
@@ -451,7 +469,10 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	}
 	fmt.Fprintf(w, "; %s", res.Duration.Round(time.Millisecond))
 	failed := res.Failed()
-	if n := len(failed); n > 0 {
+	switch n := len(failed); {
+	case n > 0 && n == len(res.Accounts):
+		fmt.Fprintf(w, "; %d account(s) FAILED: no account succeeded", n)
+	case n > 0:
 		fmt.Fprintf(w, "; %d account(s) FAILED", n)
 	}
 	fmt.Fprintln(w)

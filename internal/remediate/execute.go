@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
@@ -45,9 +44,12 @@ const (
 	Updated        Result = "updated"  // re-check: not acted on; issue updated
 	Failed         Result = "failed"
 	Reconciled     Result = "reconciled"
-	RolledBack     Result = "rolled back"
-	WouldRollBack  Result = "would roll back"
-	CannotRestore  Result = "cannot restore"
+	// Unverified: the call succeeded, its effect not seen yet (journal
+	// state unverified); it counts as remediated.
+	Unverified    Result = "unverified"
+	RolledBack    Result = "rolled back"
+	WouldRollBack Result = "would roll back"
+	CannotRestore Result = "cannot restore"
 )
 
 // Outcome is the result of one item.
@@ -63,7 +65,8 @@ type Outcome struct {
 
 // Failure reports whether the outcome counts as a failure of the run.
 func (o *Outcome) Failure() bool {
-	return o.Result == Failed || o.Result == CannotRestore || errors.Is(o.Err, ErrOverCap)
+	return o.Result == Failed || o.Result == CannotRestore || errors.Is(o.Err, ErrOverCap) ||
+		errors.Is(o.Err, ErrInDoubt) || errors.Is(o.Err, ErrNoAnswer)
 }
 
 // Executor acts on a plan. Set every field but the optional ones.
@@ -82,9 +85,23 @@ type Executor struct {
 	Confirm Confirm
 	Log     *slog.Logger
 	// Attempts per AWS call when throttled (default 4); Backoff is the
-	// first wait (default 1s), doubled each time.
+	// first wait (default 1s), doubled each time, also between the
+	// verification's re-reads.
 	Attempts int
 	Backoff  time.Duration
+	// CallTimeout bounds each attempt of an AWS call (default
+	// DefaultCallTimeout): a hung call ends.
+	CallTimeout time.Duration
+	// VerifyFor is how long the state after a successful call is re-read
+	// before the action is journaled unverified (default
+	// DefaultVerifyFor).
+	VerifyFor time.Duration
+	// Force lets Rollback re-activate the key of an indeterminate action
+	// (a change keywarden never recorded making).
+	Force bool
+	// Hold is the rollback hold: a re-activated key is exempt from
+	// remediation for this long after its rollback (0: no hold).
+	Hold time.Duration
 
 	clients map[string]IAM
 	errs    map[string]error
@@ -245,55 +262,42 @@ func (e *Executor) one(ctx context.Context, it Item, asOf time.Time) Outcome {
 		}
 		return fail(fmt.Errorf("journal intent: %w", err))
 	}
-	callErr := e.retry(ctx, func() error { return e.write(ctx, c, it) })
-	ok, vErr := e.verify(ctx, c, it, callErr == nil)
-	switch {
-	case vErr != nil:
-		return Outcome{Item: it, Result: Failed, ActionID: a.ID, Err: vErr,
-			Detail: fmt.Sprintf("action %d: call: %v; verification could not read the live state: %v; the journal keeps the intent and the next run reconciles it", a.ID, errString(callErr), vErr)}
-	case !ok:
-		err := callErr
-		note := ""
-		if err == nil {
-			err = fmt.Errorf("%w: %s is still %s after the call", ErrVerifyFailed, it.Credential(), st.status)
-		}
-		note = err.Error()
-		if fErr := e.Journal.Finish(ctx, a.ID, StateFailed, e.Now(), note); fErr != nil {
-			note += "; journal: " + fErr.Error()
-		}
-		return Outcome{Item: it, Result: Failed, ActionID: a.ID, Err: err,
-			Detail: fmt.Sprintf("action %d: %s (the issue stays open)", a.ID, note)}
-	}
-	note := "verified: " + verifiedState(it.Op)
-	if callErr != nil {
-		note += " (the call answered: " + callErr.Error() + ")"
-	}
-	if err := e.Journal.Finish(ctx, a.ID, StateDone, e.Now(), note); err != nil {
-		return Outcome{Item: it, Result: Failed, ActionID: a.ID, Err: err,
-			Detail: fmt.Sprintf("action %d: acted and verified, but the journal update failed (%v): the next run reconciles it", a.ID, err)}
+	r := e.act(ctx, c, it, a)
+	switch r.state {
+	case StateDone, StateUnverified:
+	case StateFailed:
+		return Outcome{Item: it, Result: Failed, ActionID: a.ID, Err: r.err,
+			Detail: fmt.Sprintf("action %d failed: %s (the issue stays open)", a.ID, r.note)}
+	default:
+		return Outcome{Item: it, Result: Failed, ActionID: a.ID, Err: r.err,
+			Detail: fmt.Sprintf("action %d %s: %s (the issue stays open until then)", a.ID, r.state, r.note)}
 	}
 	reason := fmt.Sprintf("%s by keywarden (action %d)", doneReason(it.Op), a.ID)
+	res, detail := Remediated, fmt.Sprintf("action %d: %s; %s", a.ID, r.note, acting.Why())
+	if r.state == StateUnverified {
+		reason += ", " + notYetVerified
+		res = Unverified
+	}
 	for _, is := range act {
 		closeIssue(&is, issues.Remediated, reason, now)
+		is.Exemption = ""
 		ch.Closed = append(ch.Closed, issues.Change{Issue: is, Why: reason})
 	}
-	detail := fmt.Sprintf("action %d: %s; %s", a.ID, verifiedState(it.Op), acting.Why())
 	if len(notes) > 0 {
 		detail += "; " + strings.Join(notes, "; ")
 	}
-	if err := e.Store.Apply(ctx, ch); err != nil {
-		return Outcome{Item: it, Result: Remediated, ActionID: a.ID, Err: err,
+	// The issues follow the journal even when keywarden is being stopped.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
+	defer cancel()
+	if err := e.Store.Apply(bctx, ch); err != nil {
+		return Outcome{Item: it, Result: res, ActionID: a.ID, Err: err,
 			Detail: detail + "; storing the issue change failed: " + err.Error()}
 	}
-	return Outcome{Item: it, Result: Remediated, ActionID: a.ID, Detail: detail}
+	return Outcome{Item: it, Result: res, ActionID: a.ID, Detail: detail, Err: r.err}
 }
 
-func errString(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	return err.Error()
-}
+// notYetVerified ends the close reason of an unverified action's issues.
+const notYetVerified = "not yet verified: the call succeeded but IAM did not show it yet; the next run verifies it"
 
 func doneReason(op Op) string {
 	switch op {
@@ -381,8 +385,11 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 		p := iam.NewListUserTagsPaginator(c, &iam.ListUserTagsInput{UserName: aws.String(it.UserName)})
 		for p.HasMorePages() {
 			var page *iam.ListUserTagsOutput
-			err := e.retry(ctx, func() (err error) { page, err = p.NextPage(ctx); return err })
+			err := e.retry(ctx, func(ctx context.Context) (err error) { page, err = p.NextPage(ctx); return err })
 			if err != nil {
+				return err
+			}
+			if err := complete("ListUserTags", "user "+it.UserName, page != nil && page.Tags != nil && !(page.IsTruncated && aws.ToString(page.Marker) == ""), "Tags"); err != nil {
 				return err
 			}
 			for _, t := range page.Tags {
@@ -413,10 +420,13 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 		}
 		st.status = string(k.Status)
 		var lu *iam.GetAccessKeyLastUsedOutput
-		if err := e.retry(ctx, func() (err error) {
+		if err := e.retry(ctx, func(ctx context.Context) (err error) {
 			lu, err = c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(it.KeyID)})
 			return err
 		}); err != nil {
+			return nil, err
+		}
+		if err := complete("GetAccessKeyLastUsed", "key "+it.KeyID, lu != nil && lu.AccessKeyLastUsed != nil, "AccessKeyLastUsed"); err != nil {
 			return nil, err
 		}
 		key := inventory.AccessKey{ID: it.KeyID, Status: string(k.Status), Created: aws.ToTime(k.CreateDate).UTC()}
@@ -427,7 +437,7 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 		st.user.Keys = []inventory.AccessKey{key}
 	case OpDeleteLoginProfile:
 		var u *iam.GetUserOutput
-		err := e.retry(ctx, func() (err error) {
+		err := e.retry(ctx, func(ctx context.Context) (err error) {
 			u, err = c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(it.UserName)})
 			return err
 		})
@@ -438,9 +448,12 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 		case err != nil:
 			return nil, err
 		}
+		if err := complete("GetUser", "user "+it.UserName, u != nil && u.User != nil, "User"); err != nil {
+			return nil, err
+		}
 		st.user.Created = aws.ToTime(u.User.CreateDate).UTC()
 		var lp *iam.GetLoginProfileOutput
-		err = e.retry(ctx, func() (err error) {
+		err = e.retry(ctx, func(ctx context.Context) (err error) {
 			lp, err = c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(it.UserName)})
 			return err
 		})
@@ -449,6 +462,9 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 			st.gone = "login profile deleted"
 			return st, nil
 		case err != nil:
+			return nil, err
+		}
+		if err := complete("GetLoginProfile", "user "+it.UserName, lp != nil && lp.LoginProfile != nil, "LoginProfile"); err != nil {
 			return nil, err
 		}
 		p := &inventory.Password{Enabled: true, Created: aws.ToTime(lp.LoginProfile.CreateDate).UTC()}
@@ -471,149 +487,12 @@ func (e *Executor) recheck(ctx context.Context, c IAM, it Item) (*live, error) {
 	return st, nil
 }
 
-// keyState finds a key of user by ID (nil when the user has no such key).
-func (e *Executor) keyState(ctx context.Context, c IAMReader, user, keyID string) (*types.AccessKeyMetadata, error) {
-	p := iam.NewListAccessKeysPaginator(c, &iam.ListAccessKeysInput{UserName: aws.String(user)})
-	for p.HasMorePages() {
-		var page *iam.ListAccessKeysOutput
-		if err := e.retry(ctx, func() (err error) { page, err = p.NextPage(ctx); return err }); err != nil {
-			return nil, err
-		}
-		for i := range page.AccessKeyMetadata {
-			if aws.ToString(page.AccessKeyMetadata[i].AccessKeyId) == keyID {
-				k := page.AccessKeyMetadata[i]
-				return &k, nil
-			}
-		}
-	}
-	return nil, nil
-}
-
-// write makes the item's one mutating call, on the item's key ID or user
-// only.
-func (e *Executor) write(ctx context.Context, c IAMWriter, it Item) error {
-	switch it.Op {
-	case OpDeactivateKey, OpReactivateKey:
-		if it.KeyID == "" || it.UserName == "" {
-			return errors.New("no key ID or user name: refusing to call UpdateAccessKey")
-		}
-		status := types.StatusTypeInactive
-		if it.Op == OpReactivateKey {
-			status = types.StatusTypeActive
-		}
-		_, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-			UserName: aws.String(it.UserName), AccessKeyId: aws.String(it.KeyID), Status: status})
-		return err
-	case OpDeleteLoginProfile:
-		if it.UserName == "" {
-			return errors.New("no user name: refusing to call DeleteLoginProfile")
-		}
-		_, err := c.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(it.UserName)})
-		return err
-	}
-	return fmt.Errorf("unknown operation %q", it.Op)
-}
-
-// done reads whether the item's action has taken effect.
-func (e *Executor) done(ctx context.Context, c IAMReader, op Op, user, keyID string) (bool, error) {
-	switch op {
-	case OpDeactivateKey, OpReactivateKey:
-		k, err := e.keyState(ctx, c, user, keyID)
-		if err != nil {
-			if inventory.IsNoSuchEntity(err) {
-				return false, nil
-			}
-			return false, err
-		}
-		want := types.StatusTypeInactive
-		if op == OpReactivateKey {
-			want = types.StatusTypeActive
-		}
-		return k != nil && k.Status == want, nil
-	case OpDeleteLoginProfile:
-		err := e.retry(ctx, func() error {
-			_, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(user)})
-			return err
-		})
-		switch {
-		case inventory.IsNoSuchEntity(err):
-			return true, nil
-		case err != nil:
-			return false, err
-		}
-		return false, nil
-	}
-	return false, fmt.Errorf("unknown operation %q", op)
-}
-
-// verify re-reads the live state after the call, as AWS's own runbook does;
-// IAM is eventually consistent, so a state not yet changed is read again a
-// few times when the call succeeded.
-func (e *Executor) verify(ctx context.Context, c IAMReader, it Item, callOK bool) (bool, error) {
-	tries := 1
-	if callOK {
-		tries = 3
-	}
-	d := e.backoff()
-	for i := 0; ; i++ {
-		ok, err := e.done(ctx, c, it.Op, it.UserName, it.KeyID)
-		if err != nil || ok || i+1 >= tries {
-			return ok, err
-		}
-		if err := sleep(ctx, d); err != nil {
-			return false, err
-		}
-		d *= 2
-	}
-}
-
-func (e *Executor) backoff() time.Duration {
-	if e.Backoff <= 0 {
-		return time.Second
-	}
-	return e.Backoff
-}
-
-// retry runs fn again with exponential backoff while AWS throttles it.
-func (e *Executor) retry(ctx context.Context, fn func() error) error {
-	n := e.Attempts
-	if n <= 0 {
-		n = 4
-	}
-	d := e.backoff()
-	for i := 0; ; i++ {
-		err := fn()
-		if err == nil || !Throttled(err) || i+1 >= n {
-			return err
-		}
-		e.log().Warn("throttled, retrying", "attempt", i+1, "wait", d, "err", err)
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-		d *= 2
-	}
-}
-
-// Throttled reports whether err is an AWS throttling error.
-func Throttled(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
-	case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled", "SlowDown":
-		return true
-	}
-	return false
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+// complete is an error naming the action when its answer lacks an element
+// the API guarantees (ok false): read as empty, it would make a key look
+// never used, a user untagged (not exempt) or deleted.
+func complete(action, of string, ok bool, element string) error {
+	if ok {
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return fmt.Errorf("%s of %s: the answer has no %s (an incomplete answer from AWS): nothing is done on it", action, of, element)
 }

@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -38,6 +39,9 @@ type Policy struct {
 	MaxPerRun int
 	// OwnKeyIDs are the access keys keywarden runs with: never acted on.
 	OwnKeyIDs []string
+	// Holds are the rollback holds (LoadHolds): a key on hold is exempt
+	// until its hold ends, and no longer once it has.
+	Holds policy.Holds
 }
 
 // Item is one credential to act on, with the issues it remediates.
@@ -162,7 +166,10 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 		case !(ok && kp.Enabled) && !p.Explicit[is.Kind]:
 			skip(is, fmt.Errorf("%w: set \"remediation\": true in the %s section of config.json, or name it with --kind", ErrNotEnabled, is.Kind))
 			continue
-		case is.Status == issues.Whitelisted || is.Exemption != "":
+		case is.Kind != policy.InactivePasswords && held(p.Holds, is, asOf) != "":
+			skip(is, fmt.Errorf("%w by %s: %w (keywarden rollback)", ErrWhitelisted, held(p.Holds, is, asOf), ErrHeld))
+			continue
+		case (is.Status == issues.Whitelisted || is.Exemption != "") && !policy.IsHold(is.Exemption):
 			skip(is, fmt.Errorf("%w by %s", ErrWhitelisted, is.Exemption))
 			continue
 		case len(kp.Accounts) > 0 && !slices.Contains(kp.Accounts, is.AccountID):
@@ -219,6 +226,32 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 	plan.Items = kept
 	plan.Skipped = append(plan.Skipped, over...)
 	return plan
+}
+
+// held is the exemption reason of a rollback hold on the issue's key lasting
+// beyond asOf ("" when none). An issue a scan whitelisted for a hold that has
+// ended by asOf is not exempt any more.
+func held(h policy.Holds, is issues.Issue, asOf time.Time) string {
+	if until, ok := h.Until(is.AccountID, is.Subject, asOf); ok {
+		return policy.HoldReason(until)
+	}
+	return ""
+}
+
+// LoadHolds reads the rollback holds from the journal: the keys keywarden
+// re-activated (done or unverified reactivate_key actions) with a hold.
+func LoadHolds(ctx context.Context, j Journal) (policy.Holds, error) {
+	rbs, err := j.Actions(ctx, ActionFilter{Ops: []Op{OpReactivateKey}, States: []State{StateDone, StateUnverified}})
+	if err != nil {
+		return nil, fmt.Errorf("read the rollback holds from the journal: %w", err)
+	}
+	h := policy.Holds{}
+	for _, a := range rbs {
+		if a.HoldUntil != nil {
+			h.Add(a.AccountID, a.KeyID, *a.HoldUntil)
+		}
+	}
+	return h, nil
 }
 
 func newItem(is issues.Issue, err error) Item {

@@ -2,6 +2,8 @@ package remediate
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +66,62 @@ func TestMakePlanRefusals(t *testing.T) {
 	p = MakePlan(list[:2], pol, asOf)
 	if len(p.Items) != 1 || len(p.Items[0].Issues) != 2 {
 		t.Errorf("explicit kind: %+v", p.Items)
+	}
+}
+
+// A rollback hold exempts its key until it ends, also when no scan has
+// marked the issue yet; an issue a scan whitelisted for a hold that has
+// ended by the plan's date is due again; other exemptions still hold.
+func TestMakePlanHolds(t *testing.T) {
+	asOf := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	until := asOf.Add(10 * policy.Day)
+	holds := policy.Holds{}
+	holds.Add("111111111111", "AKIAHELD", until)
+	holds.Add("111111111111", "AKIAHELD", asOf) // the later end wins
+	pol := Policy{Kinds: map[policy.Kind]KindPolicy{policy.InactiveKeys: {Enabled: true}}, Holds: holds}
+	mk := func(id int64, key, exemption string) issues.Issue {
+		st := issues.Open
+		if exemption != "" {
+			st = issues.Whitelisted
+		}
+		return issues.Issue{ID: id, Kind: policy.InactiveKeys, AccountID: "111111111111", Subject: key, Status: st,
+			Exemption: exemption, Stage: policy.Violation, Details: issues.Details{Username: "u"}, Detected: asOf.Add(-policy.Day)}
+	}
+	list := []issues.Issue{
+		mk(1, "AKIAHELD", ""),                       // reopened by rollback, no scan since
+		mk(2, "AKIAHELD", policy.HoldReason(until)), // whitelisted by a scan for the hold
+		mk(3, "AKIAOTHER", policy.HoldReason(asOf)), // a hold the journal no longer has, ended
+		mk(4, "AKIAWL", policy.ExemptWhitelist),     // whitelist.json
+	}
+	cases := []struct {
+		at       time.Time
+		planned  []int64
+		held     []int64
+		whitelst []int64
+	}{
+		{asOf, []int64{3}, []int64{1, 2}, []int64{4}},
+		{until.Add(-time.Second), []int64{3}, []int64{1, 2}, []int64{4}},
+		{until, []int64{1, 2, 3}, nil, []int64{4}},
+	}
+	for _, c := range cases {
+		p := MakePlan(list, pol, c.at)
+		var planned, held, wl []int64
+		for _, it := range p.Items {
+			planned = append(planned, it.IssueIDs()...)
+		}
+		for _, s := range p.Skipped {
+			switch {
+			case errors.Is(s.Err, ErrHeld):
+				held = append(held, s.Issues[0].ID)
+				if !errors.Is(s.Err, ErrWhitelisted) || !strings.Contains(s.Err.Error(), "rolled back until 2026-12-05") {
+					t.Errorf("held: %v", s.Err)
+				}
+			case errors.Is(s.Err, ErrWhitelisted):
+				wl = append(wl, s.Issues[0].ID)
+			}
+		}
+		if fmt.Sprint(planned) != fmt.Sprint(c.planned) || fmt.Sprint(held) != fmt.Sprint(c.held) || fmt.Sprint(wl) != fmt.Sprint(c.whitelst) {
+			t.Errorf("as of %s: planned %v held %v whitelisted %v, want %v %v %v", c.at, planned, held, wl, c.planned, c.held, c.whitelst)
+		}
 	}
 }

@@ -58,6 +58,13 @@ var (
 	// ErrNotRollbackable: the action is not one keywarden can undo (not a
 	// completed deactivation, or already rolled back).
 	ErrNotRollbackable = errors.New("not a completed action keywarden can roll back")
+	// ErrInDoubt: the action is indeterminate (keywarden stopped before
+	// recording its call, and the change may be a person's): rollback
+	// leaves it alone unless forced.
+	ErrInDoubt = errors.New("in doubt: the change may not be keywarden's")
+	// ErrHeld: the credential was rolled back and is on hold (exempt from
+	// remediation) until the hold ends.
+	ErrHeld = errors.New("rolled back and on hold")
 )
 
 // IAMReader is the read part of the IAM API the live re-check and the

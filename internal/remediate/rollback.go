@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 )
 
 // Rollback undoes the given journal actions: a key keywarden deactivated
-// (a done deactivate_key action not rolled back yet) is re-activated,
-// verified, journaled as a reactivate_key action and its issues reopened.
-// Nothing else is ever re-activated. A deleted login profile cannot be
+// (a done or unverified deactivate_key action not rolled back yet) is
+// re-activated, verified, journaled as a reactivate_key action (with its
+// hold, Executor.Hold) and its issues reopened (whitelisted by the hold
+// while it lasts). An indeterminate deactivation (the change may be a
+// person's) is refused unless Force is set. Nothing else is ever
+// re-activated. A deleted login profile cannot be
 // restored: its outcome says so and names the user to give a new password.
 func (e *Executor) Rollback(ctx context.Context, actions []Action) ([]Outcome, error) {
 	var out []Outcome
@@ -26,17 +30,22 @@ func (e *Executor) Rollback(ctx context.Context, actions []Action) ([]Outcome, e
 			out = append(out, Outcome{Item: it, Result: Skipped, ActionID: a.ID, Err: err, Detail: detail})
 		}
 		switch {
-		case a.Op == OpDeleteLoginProfile && a.State == StateDone:
+		case a.Op == OpDeleteLoginProfile && (a.State == StateDone || a.State == StateUnverified):
 			it.Op = a.Op
 			out = append(out, Outcome{Item: it, Result: CannotRestore, ActionID: a.ID, Err: ErrCannotRestore,
 				Detail: fmt.Sprintf("action %d deleted the console password of user %s in account %s on %s; AWS cannot restore a deleted password: if %s still needs console access, create a new one (aws iam create-login-profile --user-name %s --password-reset-required)",
 					a.ID, a.UserName, a.AccountID, a.Started.UTC().Format("2006-01-02"), a.UserName, a.UserName)})
 			continue
-		case a.Op != OpDeactivateKey || a.State != StateDone:
+		case a.Op == OpDeactivateKey && a.State == StateIndeterminate && !e.Force:
+			out = append(out, Outcome{Item: it, Result: Skipped, ActionID: a.ID, Err: ErrInDoubt,
+				Detail: fmt.Sprintf("not re-activated: action %d is %v: keywarden stopped before recording its UpdateAccessKey call and later found %s Inactive, so the deactivation may be a person's; check with the owner of user %s, then pass --force to re-activate it anyway",
+					a.ID, ErrInDoubt, a.KeyID, a.UserName)})
+			continue
+		case a.Op != OpDeactivateKey || a.State != StateDone && a.State != StateUnverified && a.State != StateIndeterminate:
 			skip(ErrNotRollbackable, fmt.Sprintf("%v: action %d is %s %s", ErrNotRollbackable, a.ID, a.Op, a.State))
 			continue
 		}
-		prior, err := e.Journal.Actions(ctx, ActionFilter{RollbackOf: a.ID, States: []State{StateDone, StateIntent}})
+		prior, err := e.Journal.Actions(ctx, ActionFilter{RollbackOf: a.ID, States: []State{StateDone, StateUnverified, StateIntent}})
 		if err != nil {
 			return out, fmt.Errorf("read journal: %w", err)
 		}
@@ -90,41 +99,59 @@ func (e *Executor) reactivate(ctx context.Context, a Action, it Item) Outcome {
 	case k == nil:
 		err := fmt.Errorf("rollback of action %d: %s of %s no longer exists", a.ID, a.KeyID, a.UserName)
 		return fail(a.ID, err, err.Error())
-	case k.Status == types.StatusTypeActive:
+	case k.Status == types.StatusTypeActive && a.State != StateUnverified:
+		// (An unverified deactivation may show Active only because IAM
+		// lags: it is re-activated all the same.)
 		return Outcome{Item: it, Result: Skipped, ActionID: a.ID, Err: ErrNotRollbackable,
 			Detail: fmt.Sprintf("%s is already Active (re-activated outside keywarden): nothing to do", a.KeyID)}
 	}
 	r := &Action{Op: OpReactivateKey, AccountID: a.AccountID, UserName: a.UserName, KeyID: a.KeyID,
 		Kinds: a.Kinds, IssueIDs: a.IssueIDs, Reason: fmt.Sprintf("rollback of action %d", a.ID),
 		BeforeStatus: string(k.Status), RollbackOf: a.ID, Started: e.Now()}
+	if e.Hold > 0 {
+		t := r.Started.Add(e.Hold)
+		r.HoldUntil = &t
+	}
+	if a.State == StateIndeterminate {
+		r.Reason += " (forced: the deactivation was in doubt)"
+	}
 	if err := e.Journal.Begin(ctx, r); err != nil {
 		if errors.Is(err, ErrIntentExists) {
 			err = fmt.Errorf("%w: %w", ErrPending, err)
 		}
 		return fail(a.ID, err, "journal intent: "+err.Error())
 	}
-	callErr := e.retry(ctx, func() error { return e.write(ctx, c, it) })
-	ok, vErr := e.verify(ctx, c, it, callErr == nil)
-	switch {
-	case vErr != nil:
-		return fail(r.ID, vErr, fmt.Sprintf("action %d: call: %s; verification could not read the live state: %v; the next run reconciles it", r.ID, errString(callErr), vErr))
-	case !ok:
-		err := callErr
-		if err == nil {
-			err = fmt.Errorf("%w: %s is still Inactive", ErrVerifyFailed, a.KeyID)
-		}
-		note := err.Error()
-		if fErr := e.Journal.Finish(ctx, r.ID, StateFailed, e.Now(), note); fErr != nil {
-			note += "; journal: " + fErr.Error()
-		}
-		return fail(r.ID, err, fmt.Sprintf("action %d: %s", r.ID, note))
+	res := e.act(ctx, c, it, r)
+	switch res.state {
+	case StateDone, StateUnverified:
+	case StateFailed:
+		return fail(r.ID, res.err, fmt.Sprintf("action %d failed: %s", r.ID, res.note))
+	default:
+		return fail(r.ID, res.err, fmt.Sprintf("action %d %s: %s", r.ID, res.state, res.note))
 	}
-	if err := e.Journal.Finish(ctx, r.ID, StateDone, e.Now(), "verified: key Active"); err != nil {
-		return fail(r.ID, err, fmt.Sprintf("action %d: re-activated, but the journal update failed (%v): the next run reconciles it", r.ID, err))
+	o := Outcome{Item: it, Result: RolledBack, ActionID: r.ID, Err: res.err,
+		Detail: fmt.Sprintf("action %d re-activated %s of %s (undoes action %d): %s; issues %v reopened", r.ID, a.KeyID, a.UserName, a.ID, res.note, a.IssueIDs)}
+	if res.state == StateUnverified {
+		o.Result = Unverified
 	}
-	o := Outcome{Item: it, Result: RolledBack, ActionID: r.ID,
-		Detail: fmt.Sprintf("action %d re-activated %s of %s (undoes action %d); issues %v reopened", r.ID, a.KeyID, a.UserName, a.ID, a.IssueIDs)}
-	if err := e.settleIssues(ctx, *r); err != nil {
+	if r.HoldUntil != nil {
+		o.Detail += fmt.Sprintf("; on hold (exempt from remediation) until %s", r.HoldUntil.UTC().Format(time.RFC3339))
+	}
+	if a.State == StateUnverified {
+		// The deactivation being undone was never verified: settle it with
+		// what the read before the rollback showed.
+		st, note := StateDone, a.Note+fmt.Sprintf("; verified at its rollback (action %d): the key was Inactive", r.ID)
+		if k.Status == types.StatusTypeActive {
+			st, note = StateFailed, a.Note+fmt.Sprintf("; its rollback (action %d) found the key still Active: the deactivation was never seen to take effect", r.ID)
+		}
+		if err := e.Journal.Finish(context.WithoutCancel(ctx), a.ID, st, e.Now(), note); err != nil {
+			o.Detail += "; settling action " + fmt.Sprint(a.ID) + ": " + err.Error()
+		}
+	}
+	r.State = res.state
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
+	defer cancel()
+	if err := e.claimIssues(bctx, *r, ""); err != nil {
 		o.Err = err
 		o.Detail += "; but " + err.Error()
 	}

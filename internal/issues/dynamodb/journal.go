@@ -28,9 +28,12 @@ import (
 //
 // Begin puts the action and its guard in one transaction, the guard only if
 // absent: a second unfinished intent for a credential is refused
-// (remediate.ErrIntentExists), across runners. Finish moves the action out
-// of "intent" (conditioned on it still being one: remediate.ErrAlreadyFinished
-// otherwise) and deletes its guard, in one transaction. The journal is
+// (remediate.ErrIntentExists), across runners. MarkCalled records on the
+// intent (conditioned on its state) that its AWS call returned. Finish moves
+// the action out of "intent" (conditioned on it still being one:
+// remediate.ErrAlreadyFinished otherwise) and deletes its guard, in one
+// transaction; an "unverified" action (no guard any more) is settled to done
+// or failed by an update conditioned on its state. The journal is
 // small (actions, not findings): Actions reads the partition and filters.
 
 const (
@@ -101,11 +104,38 @@ func failedAt(err error) int {
 	return -1
 }
 
-// Finish implements remediate.Journal.
+// MarkCalled implements remediate.Journal.
+func (s *Store) MarkCalled(ctx context.Context, id int64, at time.Time, note string) error {
+	expr := "SET #called = :c"
+	vals := map[string]types.AttributeValue{":c": str(at.UTC().Format(timeFormat)), ":intent": str(string(remediate.StateIntent))}
+	if note != "" {
+		expr += ", note = :n"
+		vals[":n"] = str(note)
+	} else {
+		expr += " REMOVE note"
+	}
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.journal), Key: actionKey(id),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("#st = :intent"),
+		ExpressionAttributeNames:  map[string]string{"#st": "state", "#called": "called"},
+		ExpressionAttributeValues: vals,
+	})
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return fmt.Errorf("journal: action %d: %w", id, remediate.ErrAlreadyFinished)
+	}
+	if err != nil {
+		return fmt.Errorf("journal: record the call of action %d: %w", id, err)
+	}
+	return nil
+}
+
+// Finish implements remediate.Journal. An intent is finished together with
+// the deletion of its guard; an unverified action (its guard already gone)
+// is settled by a conditional update alone.
 func (s *Store) Finish(ctx context.Context, id int64, state remediate.State, at time.Time, note string) error {
-	switch state {
-	case remediate.StateDone, remediate.StateFailed, remediate.StateAbandoned:
-	default:
+	if !remediate.CanFinish(remediate.StateIntent, state) {
 		return fmt.Errorf("journal: action %d: cannot finish as %q", id, state)
 	}
 	finished := fmt.Errorf("journal: action %d: %w", id, remediate.ErrAlreadyFinished)
@@ -113,12 +143,13 @@ func (s *Store) Finish(ctx context.Context, id int64, state remediate.State, at 
 	if err != nil {
 		return fmt.Errorf("journal: finish action %d: %w", id, err)
 	}
-	if res.Item == nil || getS(res.Item, "state") != string(remediate.StateIntent) {
+	from := remediate.State(getS(res.Item, "state"))
+	if res.Item == nil || !remediate.CanFinish(from, state) {
 		return finished
 	}
 	expr := "SET #st = :st, finished = :f"
 	vals := map[string]types.AttributeValue{
-		":st": str(string(state)), ":f": str(at.UTC().Format(timeFormat)), ":intent": str(string(remediate.StateIntent)),
+		":st": str(string(state)), ":f": str(at.UTC().Format(timeFormat)), ":from": str(string(from)),
 	}
 	if note != "" {
 		expr += ", note = :n"
@@ -126,15 +157,29 @@ func (s *Store) Finish(ctx context.Context, id int64, state remediate.State, at 
 	} else {
 		expr += " REMOVE note"
 	}
+	update := &types.Update{
+		TableName: aws.String(s.journal), Key: actionKey(id),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("#st = :from"),
+		ExpressionAttributeNames:  map[string]string{"#st": "state"},
+		ExpressionAttributeValues: vals,
+	}
+	if from != remediate.StateIntent {
+		_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: update.TableName, Key: update.Key,
+			UpdateExpression: update.UpdateExpression, ConditionExpression: update.ConditionExpression,
+			ExpressionAttributeNames: update.ExpressionAttributeNames, ExpressionAttributeValues: update.ExpressionAttributeValues})
+		var cf *types.ConditionalCheckFailedException
+		if errors.As(err, &cf) {
+			return finished
+		}
+		if err != nil {
+			return fmt.Errorf("journal: finish action %d: %w", id, err)
+		}
+		return nil
+	}
 	guard := intentKey(getS(res.Item, "account_id"), getS(res.Item, "user_name"), getS(res.Item, "key_id"))
 	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: aws.String(s.journal), Key: actionKey(id),
-			UpdateExpression:          aws.String(expr),
-			ConditionExpression:       aws.String("#st = :intent"),
-			ExpressionAttributeNames:  map[string]string{"#st": "state"},
-			ExpressionAttributeValues: vals,
-		}},
+		{Update: update},
 		{Delete: &types.Delete{
 			TableName: aws.String(s.journal), Key: guard,
 			// The guard is this action's (or gone): never another's.
@@ -237,6 +282,8 @@ func encodeAction(a *remediate.Action) map[string]types.AttributeValue {
 	putS(it, "note", a.Note)
 	putT(it, "before_last_used", a.BeforeLastUsed)
 	putT(it, "started", &a.Started)
+	putT(it, "called", a.Called)
+	putT(it, "hold_until", a.HoldUntil)
 	putT(it, "finished", a.Finished)
 	if a.RollbackOf != 0 {
 		it["rollback_of"] = num(a.RollbackOf)
@@ -299,6 +346,12 @@ func decodeAction(it map[string]types.AttributeValue) (remediate.Action, error) 
 		a.Started = *started
 	}
 	if a.BeforeLastUsed, err = getT(it, "before_last_used"); err != nil {
+		return a, fmt.Errorf("action %d: %w", a.ID, err)
+	}
+	if a.Called, err = getT(it, "called"); err != nil {
+		return a, fmt.Errorf("action %d: %w", a.ID, err)
+	}
+	if a.HoldUntil, err = getT(it, "hold_until"); err != nil {
 		return a, fmt.Errorf("action %d: %w", a.ID, err)
 	}
 	if a.Finished, err = getT(it, "finished"); err != nil {

@@ -38,6 +38,11 @@ const migrationJournal = `CREATE TABLE journal (
 		WHERE state = 'intent';
 	CREATE INDEX journal_started ON journal (started);`
 
+// migrationJournalCalled records when an action's AWS call returned (an
+// intent without it is in doubt) and a rollback's hold.
+const migrationJournalCalled = `ALTER TABLE journal ADD COLUMN called TEXT;
+	ALTER TABLE journal ADD COLUMN hold_until TEXT;`
+
 var _ remediate.Journal = (*Store)(nil)
 
 // Begin implements remediate.Journal.
@@ -56,10 +61,10 @@ func (s *Store) Begin(ctx context.Context, a *remediate.Action) error {
 		kinds[i] = string(k)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO journal
-		(op, state, account_id, user_name, key_id, kinds, issue_ids, reason, before_status, before_last_used, rollback_of, started)
-		VALUES (?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(op, state, account_id, user_name, key_id, kinds, issue_ids, reason, before_status, before_last_used, rollback_of, hold_until, started)
+		VALUES (?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(a.Op), a.AccountID, a.UserName, a.KeyID, strings.Join(kinds, ","), joinIDs(a.IssueIDs),
-		a.Reason, a.BeforeStatus, formatTimePtr(a.BeforeLastUsed), rb, formatTime(a.Started))
+		a.Reason, a.BeforeStatus, formatTimePtr(a.BeforeLastUsed), rb, formatTimePtr(a.HoldUntil), formatTime(a.Started))
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE constraint failed") {
 			return fmt.Errorf("journal: %s %s of %s in %s: %w", a.Op, a.KeyID, a.UserName, a.AccountID, remediate.ErrIntentExists)
@@ -74,17 +79,39 @@ func (s *Store) Begin(ctx context.Context, a *remediate.Action) error {
 	return nil
 }
 
+// MarkCalled implements remediate.Journal.
+func (s *Store) MarkCalled(ctx context.Context, id int64, at time.Time, note string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.db.ExecContext(ctx, `UPDATE journal SET called = ?, note = ?
+		WHERE id = ? AND state = 'intent'`, formatTime(at), note, id)
+	if err != nil {
+		return fmt.Errorf("journal: record the call of action %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("journal: record the call of action %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("journal: action %d: %w", id, remediate.ErrAlreadyFinished)
+	}
+	return nil
+}
+
 // Finish implements remediate.Journal.
 func (s *Store) Finish(ctx context.Context, id int64, state remediate.State, at time.Time, note string) error {
-	switch state {
-	case remediate.StateDone, remediate.StateFailed, remediate.StateAbandoned:
-	default:
+	if !remediate.CanFinish(remediate.StateIntent, state) {
 		return fmt.Errorf("journal: action %d: cannot finish as %q", id, state)
 	}
+	var from []any
+	for _, st := range remediate.States {
+		if remediate.CanFinish(st, state) {
+			from = append(from, string(st))
+		}
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(from)), ", ")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res, err := s.db.ExecContext(ctx, `UPDATE journal SET state = ?, finished = ?, note = ?
-		WHERE id = ? AND state = 'intent'`, string(state), formatTime(at), note, id)
+		WHERE id = ? AND state IN (`+marks+`)`, append([]any{string(state), formatTime(at), note, id}, from...)...)
 	if err != nil {
 		return fmt.Errorf("journal: finish action %d: %w", id, err)
 	}
@@ -130,7 +157,7 @@ func (s *Store) Actions(ctx context.Context, f remediate.ActionFilter) ([]remedi
 		where = append(where, "op IN ("+strings.Join(marks, ", ")+")")
 	}
 	q := `SELECT id, op, state, account_id, user_name, key_id, kinds, issue_ids, reason,
-		before_status, before_last_used, rollback_of, started, finished, note FROM journal`
+		before_status, before_last_used, rollback_of, hold_until, started, called, finished, note FROM journal`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -146,10 +173,11 @@ func (s *Store) Actions(ctx context.Context, f remediate.ActionFilter) ([]remedi
 			op, state, kinds, ids string
 			started               string
 			lastUsed, finished    sql.NullString
+			hold, called          sql.NullString
 			rollbackOf            sql.NullInt64
 		)
 		if err := rows.Scan(&a.ID, &op, &state, &a.AccountID, &a.UserName, &a.KeyID, &kinds, &ids, &a.Reason,
-			&a.BeforeStatus, &lastUsed, &rollbackOf, &started, &finished, &a.Note); err != nil {
+			&a.BeforeStatus, &lastUsed, &rollbackOf, &hold, &started, &called, &finished, &a.Note); err != nil {
 			return nil, fmt.Errorf("journal: list: %w", err)
 		}
 		a.Op, a.State, a.RollbackOf = remediate.Op(op), remediate.State(state), rollbackOf.Int64
@@ -173,7 +201,7 @@ func (s *Store) Actions(ctx context.Context, f remediate.ActionFilter) ([]remedi
 		for _, p := range []struct {
 			src sql.NullString
 			dst **time.Time
-		}{{lastUsed, &a.BeforeLastUsed}, {finished, &a.Finished}} {
+		}{{lastUsed, &a.BeforeLastUsed}, {hold, &a.HoldUntil}, {called, &a.Called}, {finished, &a.Finished}} {
 			if !p.src.Valid {
 				continue
 			}

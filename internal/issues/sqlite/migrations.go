@@ -45,6 +45,9 @@ var migrations = []string{
 	migrationDeliveries,
 	// 4: each account's last tracked scan (scans.go).
 	migrationScans,
+	// 5: the journal records when a call returned, and rollback holds
+	// (journal.go).
+	migrationJournalCalled,
 }
 
 // SchemaVersionError is returned by Open for a database written by a newer

@@ -105,12 +105,13 @@ func TestNewerSchemaRefused(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keywarden.db")
 	s := openStore(t, path)
-	if _, err := s.db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (5, '2027-01-01T00:00:00Z')`); err != nil {
+	next := len(migrations) + 1
+	if _, err := s.db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, '2027-01-01T00:00:00Z')`, next); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	_, err := Open(ctx, path)
-	want := fmt.Sprintf("%s has schema version 5, this keywarden knows up to %d: upgrade keywarden", path, len(migrations))
+	want := fmt.Sprintf("%s has schema version %d, this keywarden knows up to %d: upgrade keywarden", path, next, len(migrations))
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
 	}

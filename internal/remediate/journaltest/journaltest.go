@@ -1,6 +1,7 @@
 // Package journaltest is the contract of remediate.Journal: one suite that
 // every backend (sqlite, dynamodb) runs from its own tests — intents before
-// the AWS call, one unfinished intent per credential, finish only once,
+// the AWS call, one unfinished intent per credential, the call recorded on
+// the intent, finish only once (an unverified action settled once more),
 // listing with filters, IDs from 1 in order.
 package journaltest
 
@@ -32,6 +33,7 @@ func Run(t *testing.T, open Open) {
 		{"Validation", testValidation},
 		{"RacingIntents", testRacingIntents},
 		{"Passwords", testPasswords},
+		{"CalledAndUnverified", testCalledAndUnverified},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -131,7 +133,9 @@ func testIntentFinishList(t *testing.T, open Open) {
 func testFinishStates(t *testing.T, open Open) {
 	ctx := context.Background()
 	s := open(t)
-	for i, st := range []remediate.State{remediate.StateDone, remediate.StateFailed, remediate.StateAbandoned} {
+	finals := []remediate.State{remediate.StateDone, remediate.StateFailed, remediate.StateAbandoned,
+		remediate.StateUnverified, remediate.StateIndeterminate}
+	for i, st := range finals {
 		a := &remediate.Action{Op: remediate.OpDeactivateKey, AccountID: "111111111111", UserName: "u",
 			KeyID: fmt.Sprintf("AKIAKEY%d", i), Started: t0}
 		if err := s.Begin(ctx, a); err != nil {
@@ -150,6 +154,9 @@ func testFinishStates(t *testing.T, open Open) {
 		}
 		if got, _ := s.Actions(ctx, remediate.ActionFilter{States: []remediate.State{st}}); len(got) != 1 {
 			t.Errorf("by state %s: %d", st, len(got))
+		}
+		if err := s.Finish(ctx, a.ID, "bogus", t0, ""); err == nil {
+			t.Errorf("finish %s as an unknown state: no error", st)
 		}
 	}
 	// An action that does not exist cannot be finished.
@@ -235,5 +242,90 @@ func testPasswords(t *testing.T, open Open) {
 	got, err := s.Actions(ctx, remediate.ActionFilter{IssueID: 7})
 	if err != nil || len(got) != 1 || got[0].KeyID != "" || got[0].Credential() != "password of dave" {
 		t.Errorf("password action: %+v %v", got, err)
+	}
+}
+
+// An intent records that its call returned (Called, with a note) and stays
+// an intent; an unverified action frees its credential and is settled once,
+// to done or failed only; a rollback's hold round-trips.
+func testCalledAndUnverified(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := open(t)
+	a := &remediate.Action{Op: remediate.OpDeactivateKey, AccountID: "111111111111", UserName: "alice",
+		KeyID: "AKIAALICE0000000OLD1", IssueIDs: []int64{3}, Started: t0}
+	if err := s.Begin(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Actions(ctx, remediate.ActionFilter{ID: a.ID})
+	if len(got) != 1 || got[0].Called != nil {
+		t.Fatalf("a new intent has a call record: %+v", got)
+	}
+	called := t0.Add(time.Second)
+	if err := s.MarkCalled(ctx, a.ID, called, "UpdateAccessKey answered"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Actions(ctx, remediate.ActionFilter{ID: a.ID, States: []remediate.State{remediate.StateIntent}})
+	if len(got) != 1 || got[0].Called == nil || !got[0].Called.Equal(called) || got[0].Note != "UpdateAccessKey answered" || got[0].Finished != nil {
+		t.Fatalf("after MarkCalled: %+v", got)
+	}
+	// Still an intent: the credential stays blocked.
+	dup := &remediate.Action{Op: remediate.OpDeactivateKey, AccountID: "111111111111", UserName: "alice", KeyID: "AKIAALICE0000000OLD1", Started: t0}
+	if err := s.Begin(ctx, dup); !errors.Is(err, remediate.ErrIntentExists) {
+		t.Fatalf("intent after MarkCalled: %v", err)
+	}
+	if err := s.Finish(ctx, a.ID, remediate.StateUnverified, t0.Add(time.Minute), "not yet visible"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkCalled(ctx, a.ID, t0, "again"); !errors.Is(err, remediate.ErrAlreadyFinished) {
+		t.Errorf("MarkCalled on an unverified action: %v", err)
+	}
+	// Unverified is not an intent: the credential is free again.
+	if err := s.Begin(ctx, dup); err != nil {
+		t.Fatalf("intent after unverified: %v", err)
+	}
+	if err := s.Finish(ctx, dup.ID, remediate.StateAbandoned, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []remediate.State{remediate.StateAbandoned, remediate.StateIndeterminate, remediate.StateUnverified} {
+		if err := s.Finish(ctx, a.ID, st, t0, ""); !errors.Is(err, remediate.ErrAlreadyFinished) {
+			t.Errorf("unverified -> %s: %v, want ErrAlreadyFinished", st, err)
+		}
+	}
+	settled := t0.Add(time.Hour)
+	if err := s.Finish(ctx, a.ID, remediate.StateDone, settled, "settled"); err != nil {
+		t.Fatalf("unverified -> done: %v", err)
+	}
+	got, _ = s.Actions(ctx, remediate.ActionFilter{ID: a.ID})
+	if len(got) != 1 || got[0].State != remediate.StateDone || !got[0].Finished.Equal(settled) || got[0].Note != "settled" ||
+		got[0].Called == nil || !got[0].Called.Equal(called) {
+		t.Errorf("settled: %+v", got)
+	}
+	if err := s.Finish(ctx, a.ID, remediate.StateFailed, settled, ""); !errors.Is(err, remediate.ErrAlreadyFinished) {
+		t.Errorf("done -> failed: %v", err)
+	}
+	// unverified -> failed.
+	b := &remediate.Action{Op: remediate.OpDeactivateKey, AccountID: "111111111111", UserName: "bob", KeyID: "AKIAB", Started: t0}
+	if err := s.Begin(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, b.ID, remediate.StateUnverified, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, b.ID, remediate.StateFailed, settled, "live state shows key Active"); err != nil {
+		t.Fatalf("unverified -> failed: %v", err)
+	}
+	// A rollback with a hold.
+	hold := t0.Add(30 * 24 * time.Hour)
+	rb := &remediate.Action{Op: remediate.OpReactivateKey, AccountID: "111111111111", UserName: "alice", KeyID: "AKIAALICE0000000OLD1",
+		RollbackOf: a.ID, HoldUntil: &hold, Started: t0}
+	if err := s.Begin(ctx, rb); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Actions(ctx, remediate.ActionFilter{RollbackOf: a.ID})
+	if len(got) != 1 || got[0].HoldUntil == nil || !got[0].HoldUntil.Equal(hold) {
+		t.Errorf("hold round trip: %+v", got)
+	}
+	if got, _ := s.Actions(ctx, remediate.ActionFilter{States: []remediate.State{remediate.StateUnverified}}); len(got) != 0 {
+		t.Errorf("unverified left: %+v", got)
 	}
 }
