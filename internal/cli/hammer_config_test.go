@@ -181,7 +181,7 @@ func TestConfigValidateOrder(t *testing.T) {
 		`error: config.json: user_keysrotation.rotation_criteria_day: unknown key; did you mean "rotation_criteria_days"?`,
 		`error: config.json: user_keysrotation.rotation_criteria_days: missing (Hammer has no default)`,
 		`warning: ticket_owners.json: account.1234567890123:`,
-		`ignored (not handled by keywarden): config.json: api, aws.ddb_backup, aws.main_account_id, aws.s3_backup_bucket, credentials, cronjobs, s3_bucket_acl, slack.channels, slack.ignore, user_inactivekeys.topic_name, whitelisting_procedure_url`,
+		`ignored (not handled by keywarden): config.json: api, aws.ddb_backup, aws.main_account_id, aws.s3_backup_bucket, credentials, cronjobs, s3_bucket_acl, slack.channels, slack.ignore, user_inactivekeys.topic_name`,
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)

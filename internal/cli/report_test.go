@@ -253,7 +253,9 @@ func (s *slackAPI) got() []url.Values {
 
 func TestReportSlackBotRoutingAndWarningInterval(t *testing.T) {
 	api := newSlackAPI(t)
-	w := newWorld(t, reportConfig(`"slack": {"enabled": true, "api_url": "`+api.GetAPIURL()+`"}`))
+	// notify_default_owner false: an account's notices go to its own
+	// owners only (Hammer's default, true, adds the global ones).
+	w := newWorld(t, reportConfig(`"slack": {"enabled": true, "notify_default_owner": false, "api_url": "`+api.GetAPIURL()+`"}`))
 	w.writeFile("ticket_owners.json", `{"slack_owner": "#security",
 	  "account": {"111111111111": {"slack_owner": ["#alpha-team", "UOWNER1"]}}}`)
 	acct := seedAlpha()

@@ -40,9 +40,6 @@ type Config struct {
 	// Warnings are problems that do not stop a run (a routing entry that can
 	// never match…), in file order.
 	Warnings []Problem
-	// WhitelistingProcedureURL is Hammer's top-level whitelisting_procedure_url
-	// (a link put in tickets; "" when unset).
-	WhitelistingProcedureURL string
 }
 
 // IgnoredLine renders everything keywarden ignores on one line, by file:
@@ -134,9 +131,6 @@ type Kind struct {
 	RemediationRetentionPeriod int
 	// TopicName is Hammer's SNS topic_name, accepted and unused.
 	TopicName string
-	// Labels are Hammer's per-check JIRA labels ("labels", and "labels" of
-	// a per-check "jira" block), added to the check's tickets.
-	Labels []string
 	// IgnoreAccounts is Hammer's ignore_accounts. Accounts and
 	// RemediationAccounts exclude these IDs (filled from aws.accounts when
 	// not set), and the rule excludes them too, which is what counts when

@@ -211,19 +211,22 @@ func TestHammerPlaybookQuirks(t *testing.T) {
 	ik := cfg.Kinds[policy.InactiveKeys]
 	eq(t, "inactivekeys", *ik, Kind{Kind: policy.InactiveKeys, Enabled: true, TableName: "hammer-iam-user-keys-inactive",
 		Accounts: []string{"123456789012", "210987654321"}, RemediationAccounts: []string{"210987654321"},
-		LimitDays: 10, Reporting: true, Labels: []string{"kw-inactive", "kw-iam"}})
+		LimitDays: 10, Reporting: true})
 	kr := cfg.Kinds[policy.KeysRotation]
 	eq(t, "keysrotation accounts", kr.Accounts, []string{"123456789012", "210987654321"})
 	eq(t, "keysrotation retention", kr.RemediationRetentionPeriod, 7)
-	eq(t, "Jira", cfg.Notify.Jira, Jira{Set: true, Enabled: true, Server: "https://jira.fixture.example",
+	n := cfg.Notify
+	eq(t, "Jira", n.Jira, Jira{Set: true, Enabled: true, Server: "https://jira.fixture.example",
 		TokenEnv: DefaultJiraTokenEnv, IssueType: "Task", DoneTransition: DefaultJiraDoneTransition, LinkType: DefaultJiraLinkType,
-		KindLabels: map[policy.Kind][]string{policy.InactiveKeys: {"kw-inactive", "kw-iam"}}, TextFieldCharacterLimit: 32767,
-		RiskFieldID: "customfield_10400"})
-	eq(t, "LabelsFor(inactive)", cfg.Notify.Jira.LabelsFor(policy.InactiveKeys), []string{"kw-inactive", "kw-iam"})
-	eq(t, "LabelsFor(rotation)", cfg.Notify.Jira.LabelsFor(policy.KeysRotation), []string{})
-	eq(t, "Slack", cfg.Notify.Slack, Slack{Set: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv,
+		TextFieldCharacterLimit: 32767, RiskFieldID: "customfield_10400", Priority: DefaultJiraPriority, Risk: DefaultJiraRisk})
+	// The per-check jira block's labels (read after "labels"), Hammer's
+	// default label for a check that sets none.
+	eq(t, "KindLabels(inactive)", n.KindLabels(policy.InactiveKeys), []string{"kw-iam"})
+	eq(t, "KindLabels(rotation)", n.KindLabels(policy.KeysRotation), []string{"iam-key-rotation"})
+	eq(t, "per-check switches", [2]bool{n.Kinds[policy.InactiveKeys].NoSlack, n.Kinds[policy.KeysRotation].NoSlack}, [2]bool{false, true})
+	eq(t, "Slack", n.Slack, Slack{Set: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv,
 		DefaultChannel: "kw-fixture", RemediationWarningDays: []int{7, 3, 1}})
-	eq(t, "WhitelistingProcedureURL", cfg.WhitelistingProcedureURL, "https://wiki.fixture.example/exemptions")
+	eq(t, "WhitelistingProcedureURL", n.WhitelistingProcedureURL, "https://wiki.fixture.example/exemptions")
 	eq(t, "Whitelist", cfg.Whitelist, map[policy.Kind]map[string][]string{
 		policy.InactiveKeys: {"123456789012": {"fixture-user", "AKIAFIXTURE000000001"}},
 	})

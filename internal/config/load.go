@@ -75,8 +75,6 @@ var hammerSections = set(
 // not act on yet: `config validate` lists them as ignored. A feature that
 // starts using one removes it from here.
 var hammerUnused = set(
-	"whitelisting_procedure_url",
-	"jira.risk_field_id",
 	"slack.remediation_warning_days",
 )
 
@@ -94,7 +92,7 @@ func kindKeys(k policy.Kind) []string {
 		"enabled", "ddb.table_name", "topic_name", "accounts",
 		"remediation_accounts", "ignore_accounts", ThresholdKey(k),
 		"warning_days", "reporting", "remediation",
-		"remediation_retention_period", "labels", "jira", "slack",
+		"remediation_retention_period",
 	}
 }
 
@@ -162,14 +160,6 @@ func Validate(dir string) (*Config, []Problem, error) {
 	}
 	if !ok {
 		return nil, l.probs, nil
-	}
-	for k, kc := range l.cfg.Kinds {
-		if len(kc.Labels) > 0 {
-			if l.cfg.Notify.Jira.KindLabels == nil {
-				l.cfg.Notify.Jira.KindLabels = map[policy.Kind][]string{}
-			}
-			l.cfg.Notify.Jira.KindLabels[k] = kc.Labels
-		}
 	}
 	return l.cfg, l.probs, nil
 }
@@ -260,11 +250,6 @@ func (l *loader) config(data []byte) bool {
 			l.kind(kind, m.val)
 		case isNotifySection(m.key):
 			l.notifySection(m.key, m.val)
-		case m.key == "whitelisting_procedure_url":
-			l.cfg.WhitelistingProcedureURL, _ = l.str(ConfigFile, m.key, m.val)
-			if hammerUnused[m.key] {
-				l.cfg.Ignored = append(l.cfg.Ignored, m.key)
-			}
 		case !hammerSections[m.key] && suggest(m.key, ours) != "":
 			// A misspelt keywarden section would silently disable a check.
 			l.add(ConfigFile, m.key, "unknown section", fmt.Sprintf("did you mean %q?", suggest(m.key, ours)))
@@ -417,10 +402,6 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 				kc.TopicName = s
 			}
 			l.ignore(f, key)
-		case "labels":
-			kc.Labels = append(kc.Labels, l.strings(key, m.val)...)
-		case "jira", "slack":
-			kc.Labels = append(kc.Labels, l.kindChannel(key, m.key, m.val)...)
 		case "accounts":
 			kc.Accounts, accountsSet = l.accounts(f, key, m.val, true)
 		case "remediation_accounts":
@@ -467,7 +448,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 			if l.notifyKindKey(k, key, m) {
 				continue
 			}
-			cands := kindKeys(k)
+			cands := append(kindKeys(k), notifyKindKeys...)
 			if m.key == "inactive_criteria_days" || m.key == "rotation_criteria_days" {
 				// the other kind's threshold: name this one's
 				l.add(f, key, "unknown key", fmt.Sprintf("did you mean %q?", thr))
@@ -492,33 +473,6 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 		}
 	}
 	l.cfg.Kinds[k] = kc
-}
-
-// kindChannel reads a per-check "jira" or "slack" block of Hammer's: the
-// JIRA labels it holds are returned (added to the check's labels); its other
-// keys are listed as ignored.
-func (l *loader) kindChannel(key, name string, v *jvalue) []string {
-	switch v.t {
-	case jNull:
-		return nil
-	case jObject:
-	default:
-		// Whatever Hammer meant by a block that is not an object, it is
-		// Hammer's: listed, never fatal.
-		l.ignore(ConfigFile, key)
-		return nil
-	}
-	l.object(ConfigFile, key, v)
-	var labels []string
-	for _, m := range v.obj {
-		k := joinKey(key, m.key)
-		if name == "jira" && m.key == "labels" {
-			labels = append(labels, l.strings(k, m.val)...)
-			continue
-		}
-		l.ignore(ConfigFile, k)
-	}
-	return labels
 }
 
 // exclude applies Hammer's ignore_accounts (key) to a list of accounts

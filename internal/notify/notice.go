@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +19,9 @@ type Notice struct {
 	Issue       issues.Issue
 	Event       Event
 	AccountName string
-	// Owner is the issue's routing (ticket_owners.json, account over global).
-	Owner config.Owner
+	// Owner is the issue's routing (ticket_owners.json, account over global);
+	// DefaultOwner the global entry (Hammer's "default owner").
+	Owner, DefaultOwner config.Owner
 	// DaysLeft until the deadline as of the report (negative: days over).
 	DaysLeft int
 	// Title and Text are the kind's instructions (notification_title/_text).
@@ -27,6 +29,14 @@ type Notice struct {
 	AsOf        time.Time
 	// Delivery is the delivery this notice is for.
 	Delivery *Delivery
+	// RemediationDate is the day keywarden would act on the issue
+	// (RemediationDate), zero when it will not: remediation off for the
+	// kind or account, an exempt or closed issue.
+	RemediationDate time.Time
+	// WhitelistingURL is Hammer's whitelisting_procedure_url ("" = none).
+	WhitelistingURL string
+	// Labels are the kind's tracker labels (config.Notify.KindLabels).
+	Labels []string
 }
 
 // Default titles and instructions per kind (aws-iam-sleuth's wording where
@@ -120,6 +130,36 @@ func (n *Notice) Deadline() string {
 	return s
 }
 
+// RemediationDate returns the day keywarden would remediate is, as a notice
+// of event ev sent at asOf tells it, and whether it will at all: only an
+// open, non-exempt issue of a kind whose remediation is on, in one of its
+// remediation accounts, with a known key ID.
+//
+// Hammer writes "now + remediation_retention_period" into the ticket it
+// opens (create_iam_key_inactive_tickets.py): the retention counts from the
+// report. keywarden remediates violations only, once reported, so the date
+// is the report of the violation plus the retention: this report's time
+// for a violation, the deadline (the earliest its violation can be
+// reported) for a warning.
+func RemediationDate(is *issues.Issue, k *config.Kind, ev Event, asOf time.Time) (time.Time, bool) {
+	switch {
+	case k == nil || !k.Remediation,
+		is.Status != issues.Open || is.Exemption != "",
+		len(k.RemediationAccounts) > 0 && !slices.Contains(k.RemediationAccounts, is.AccountID),
+		is.Kind != policy.InactivePasswords && strings.Contains(is.Subject, "/"):
+		return time.Time{}, false
+	}
+	start := asOf
+	if ev == Warning && is.Deadline.After(start) {
+		start = is.Deadline
+	}
+	due := policy.AddDays(start, k.RemediationRetentionPeriod)
+	if due.Before(is.Deadline) {
+		due = is.Deadline
+	}
+	return due, true
+}
+
 // Outcome says how a closed or exempt issue ended, for people.
 func (n *Notice) Outcome() string {
 	is := &n.Issue
@@ -184,11 +224,14 @@ func MentionFor(tags map[string]string) Mention {
 	return Mention{Why: fmt.Sprintf("Slack tag %q is neither a user ID (U…, W…) nor a group (subteam-S…)", v)}
 }
 
-// Recipients are the Slack recipients of an account's notices: its
-// slack_owner entries (account over global), else the default channel; the
-// default channel too when notify_default_owner is set. Duplicates are
-// dropped, order kept.
-func Recipients(o config.Owner, s config.Slack) []string {
+// Recipients are the Slack recipients of an account's notices, as
+// Hammer's SlackNotification.report_issue routes them: the account's
+// slack_owner entries (account over global, o), and with
+// notify_default_owner the global entries (the default owner) too.
+// keywarden's default_channel receives what would otherwise go nowhere
+// (Hammer drops it; its default_channel is for its own log messages).
+// Duplicates are dropped, order kept.
+func Recipients(o, defaultOwner config.Owner, s config.Slack) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(r string) {
@@ -201,7 +244,12 @@ func Recipients(o config.Owner, s config.Slack) []string {
 	for _, r := range o.SlackOwner {
 		add(r)
 	}
-	if len(out) == 0 || s.NotifyDefaultOwner {
+	if s.NotifyDefaultOwner {
+		for _, r := range defaultOwner.SlackOwner {
+			add(r)
+		}
+	}
+	if len(out) == 0 {
 		add(s.DefaultChannel)
 	}
 	return out

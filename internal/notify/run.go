@@ -134,14 +134,35 @@ func (r *Runner) Run(ctx context.Context, list []issues.Issue) ([]Result, error)
 func (r *Runner) notice(is *issues.Issue) Notice {
 	title, text := TitleText(r.Config.Notify, is.Kind)
 	return Notice{
-		Issue:       *is,
-		AccountName: r.Config.AccountName(is.AccountID),
-		Owner:       r.Config.TicketOwners.For(is.AccountID),
-		DaysLeft:    DaysLeftAt(is.Deadline, r.AsOf, is.DaysLeft),
-		Title:       title,
-		Text:        text,
-		AsOf:        r.AsOf,
+		Issue:           *is,
+		AccountName:     r.Config.AccountName(is.AccountID),
+		Owner:           r.Config.TicketOwners.For(is.AccountID),
+		DefaultOwner:    r.Config.TicketOwners.Global,
+		DaysLeft:        DaysLeftAt(is.Deadline, r.AsOf, is.DaysLeft),
+		Title:           title,
+		Text:            text,
+		AsOf:            r.AsOf,
+		WhitelistingURL: r.Config.Notify.WhitelistingProcedureURL,
+		Labels:          r.Config.Notify.KindLabels(is.Kind),
 	}
+}
+
+// withEvent is base as a notice of event e on delivery d, with the
+// remediation date that event tells.
+func (r *Runner) withEvent(base Notice, e Event, d *Delivery) *Notice {
+	n := base
+	n.Event, n.Delivery = e, d
+	if e == Warning || e == Violation {
+		n.RemediationDate, _ = RemediationDate(&n.Issue, r.Config.Kinds[n.Issue.Kind], e, r.AsOf)
+	}
+	return &n
+}
+
+// switchedOff reports whether config.json switches channel off for kind
+// (Hammer's per-check "jira": false / "slack": false).
+func switchedOff(n config.Notify, channel string, is *issues.Issue) bool {
+	kn := n.Kinds[is.Kind]
+	return channel == "jira" && kn.NoJira || channel == "slack" && kn.NoSlack
 }
 
 func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue, rows, byIssue map[rowKey][]*Delivery) (Result, error) {
@@ -160,8 +181,13 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 	for i := range list {
 		is := &list[i]
 		base := r.notice(is)
-		targets, why := ch.Targets(&base)
-		if len(targets) == 0 && !is.Status.Closed() {
+		var targets []string
+		why := ""
+		off := switchedOff(r.Config.Notify, name, is)
+		if !off {
+			targets, why = ch.Targets(&base)
+		}
+		if len(targets) == 0 && !is.Status.Closed() && !off {
 			r.Log.Warn("notice routed nowhere", "channel", name, "issue", is.ID, "account", is.AccountID, "reason", why)
 		}
 		routed := map[string]bool{}
@@ -170,17 +196,13 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 			due := Plan(is, rows[rowKey{is.ID, name, t}], r.Config.Notify.WarningInterval(is.Kind), r.AsOf)
 			cancel = append(cancel, due.Cancel...)
 			for _, d := range due.Retry {
-				n := base
-				n.Event, n.Delivery = d.Event, d
-				queue(t, &n)
+				queue(t, r.withEvent(base, d.Event, d))
 				res.Retried++
 			}
 			for k, e := range due.Events {
 				d := &Delivery{IssueID: is.ID, Channel: name, Target: t, Event: e, Seq: due.Seqs[k], State: Pending}
 				add = append(add, d)
-				n := base
-				n.Event, n.Delivery = e, d
-				queue(t, &n)
+				queue(t, r.withEvent(base, e, d))
 				res.Planned++
 			}
 		}

@@ -176,9 +176,21 @@ func Line(n *notify.Notice, showKeyIDs bool) string {
 	head := fmt.Sprintf("• %s in %s: %s", who, escape(n.Account()), cred)
 	switch n.Event {
 	case notify.Warning, notify.Violation:
-		return head + " " + n.Problem() + ": *" + n.Deadline() + "*"
+		line := head + " " + n.Problem() + ": *" + n.Deadline() + "*"
+		if !n.RemediationDate.IsZero() {
+			line += ", " + remediationWord(n) + " on " + n.RemediationDate.UTC().Format("2006-01-02")
+		}
+		return line
 	}
 	return head + " " + escape(n.Outcome())
+}
+
+// remediationWord says what keywarden will do on the remediation date.
+func remediationWord(n *notify.Notice) string {
+	if n.Issue.Kind == policy.InactivePasswords {
+		return "keywarden removes it"
+	}
+	return "keywarden deactivates it"
 }
 
 // escape makes text safe for mrkdwn: Slack's three control characters.
