@@ -35,9 +35,9 @@ type actFlags struct {
 	region  string
 	// backoff is the first wait when AWS throttles (hidden; tests).
 	backoff time.Duration
-	// callTimeout bounds each AWS call; verifyFor is how long a change not
-	// yet visible is re-read (hidden; tests).
-	callTimeout, verifyFor time.Duration
+	// verifyFor is how long a change not yet visible is re-read (hidden;
+	// tests). Each AWS call is bounded by the global --call-timeout.
+	verifyFor time.Duration
 }
 
 func (f *actFlags) register(cmd *cobra.Command) {
@@ -48,7 +48,6 @@ func (f *actFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls (default: from the profile/environment, else us-east-1)")
 	fl.DurationVar(&f.backoff, "retry-backoff", time.Second, "first wait before retrying a throttled AWS call (doubled each time)")
 	_ = fl.MarkHidden("retry-backoff")
-	fl.DurationVar(&f.callTimeout, "call-timeout", remediate.DefaultCallTimeout, "give up on an AWS call that has not answered after this long (a write that gave no answer is verified from the live state)")
 	fl.DurationVar(&f.verifyFor, "verify-for", remediate.DefaultVerifyFor, "how long to re-read a change IAM does not show yet before journaling it unverified")
 	_ = fl.MarkHidden("verify-for")
 }
@@ -144,8 +143,8 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	if f.callTimeout <= 0 || f.verifyFor < 0 {
-		return nil, fmt.Errorf("--call-timeout %s / --verify-for %s: use a positive duration", f.callTimeout, f.verifyFor)
+	if g.callTimeout <= 0 || f.verifyFor < 0 {
+		return nil, fmt.Errorf("--call-timeout %s / --verify-for %s: use a positive duration", g.callTimeout, f.verifyFor)
 	}
 	st, err := openJournalStore(ctx, g, cfg)
 	if err != nil {
@@ -173,7 +172,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		},
 		Journal: st, Store: st, Rules: rules, Exemptions: exempt,
 		OwnKeyIDs: own, Now: g.env.Now, DryRun: f.dryRun,
-		Log: g.logger(), Backoff: f.backoff, CallTimeout: f.callTimeout, VerifyFor: f.verifyFor,
+		Log: g.logger(), Backoff: f.backoff, CallTimeout: g.callTimeout, VerifyFor: f.verifyFor,
 	}
 	if !f.dryRun && !f.yes {
 		ex.Confirm = prompter(g.env.Stdin, g.env.Stderr, opts)

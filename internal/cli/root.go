@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/output"
 )
@@ -86,8 +87,10 @@ type globals struct {
 	format     string
 	logLevel   string
 	showKeyIDs bool
-	outFile    string
-	tmpOut     *os.File
+	// callTimeout bounds each attempt of each AWS call (--call-timeout).
+	callTimeout time.Duration
+	outFile     string
+	tmpOut      *os.File
 	// collect gathers the steps' results during keywarden run (nil otherwise).
 	collect *runCollector
 	// cfg, when set (serve), is the configuration every command uses instead
@@ -190,6 +193,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.StringVar(&g.outFile, "output", "", "write the output to this file instead of stdout")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
+	pf.DurationVar(&g.callTimeout, "call-timeout", awsguard.DefaultAttemptTimeout, "the longest keywarden waits for an AWS answer: an attempt with no complete answer by then is retried, and fails once the attempts are spent; remediation then reads the live state to learn whether an unanswered write took effect")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
 		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g), newServeCmd(g),

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/engine"
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -161,6 +162,11 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	if ac.Region == "" {
 		ac.Region = "us-east-1" // IAM is global; any region signs
 	}
+	// Every client is built from ac (IAM, STS, Organizations, SNS, SSM,
+	// DynamoDB, the remediation's IAM): a hung call, an empty or cut-off
+	// answer, or one missing what the API guarantees is an error, retried
+	// and then failed, never an empty result.
+	awsguard.Install(&ac, awsguard.Options{AttemptTimeout: g.callTimeout})
 	return ac, nil
 }
 
@@ -440,7 +446,7 @@ func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
 }
 
 func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discovered) {
-	var users, calls, viol, warn, white, nw, upd, closed int
+	var users, calls, viol, warn, white, nw, upd, closed, kept int
 	for _, a := range res.Accounts {
 		users += a.Users
 		calls += a.CallCount()
@@ -451,12 +457,16 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 			nw += len(a.Changes.New)
 			upd += len(a.Changes.Updated)
 			closed += len(a.Changes.Closed)
+			kept += len(a.Changes.Kept)
 		}
 	}
 	fmt.Fprintf(w, "scanned %d account(s), %d users as of %s: %d violations, %d warnings, %d whitelisted",
 		len(res.Accounts), users, res.AsOf.Format(time.RFC3339), viol, warn, white)
 	if tracked {
 		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
+		if kept > 0 {
+			fmt.Fprintf(w, " (%d left open: their users are not in the credential report file, which may be incomplete)", kept)
+		}
 	}
 	if calls > 0 {
 		fmt.Fprintf(w, "; %d AWS API calls", calls)
