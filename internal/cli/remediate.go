@@ -155,7 +155,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		st.Close()
 		return nil, err
 	}
-	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName}
+	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RemediationRole(), ExternalID: cfg.AWS.ExternalID}
 	rules := map[policy.Kind]policy.Rule{}
 	for k, kc := range cfg.Kinds {
 		if kc.LimitDays > 0 {

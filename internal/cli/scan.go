@@ -112,6 +112,7 @@ func loadConfig(g *globals) (*config.Config, error) {
 		}
 		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
 	}
+	warnConfig(g.env.Stderr, cfg)
 	return cfg, nil
 }
 
@@ -240,7 +241,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		if err != nil {
 			return err
 		}
-		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName, ExternalID: cfg.AWS.ExternalID,
+		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.ScanRole(), ExternalID: cfg.AWS.ExternalID,
 			Retry: accounts.Retry{MaxAttempts: f.maxAttempts, MaxBackoff: f.retryMaxBackoff}}
 		accts, discovered, err = scanAccounts(ctx, sess, cfg, filter, f.org || cfg.AWS.Organization.Discover)
 		if err != nil {
