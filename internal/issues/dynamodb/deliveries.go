@@ -450,15 +450,22 @@ func (s *Store) setReported(ctx context.Context, id int64, at time.Time) error {
 		case is.Reported != nil:
 			return nil
 		}
-		_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		// A row Hammer rewrote has lost keywarden's ID and version: it
+		// gets them back, on condition that it is still without them.
+		in := &dynamodb.UpdateItemInput{
 			TableName: aws.String(loc.table), Key: loc.key(),
-			UpdateExpression:         aws.String("SET #ts.#rep = :t, #v = :next"),
+			UpdateExpression:         aws.String("SET #ts.#rep = :t, #v = :next, #id = :id"),
 			ConditionExpression:      aws.String("#id = :id AND #v = :v"),
 			ExpressionAttributeNames: map[string]string{"#ts": "timestamps", "#rep": "reported", "#v": attrVersion, "#id": attrID},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":t": str(at.UTC().Format(timeFormat)), ":id": num(id), ":v": num(is.Version), ":next": num(is.Version + 1),
+				":t": str(hammerTime(at)), ":id": num(id), ":v": num(is.Version), ":next": num(is.Version + 1),
 			},
-		})
+		}
+		if is.Version == 0 {
+			in.ConditionExpression = aws.String("attribute_not_exists(#id)")
+			delete(in.ExpressionAttributeValues, ":v")
+		}
+		_, err = s.api.UpdateItem(ctx, in)
 		var cc *types.ConditionalCheckFailedException
 		if errors.As(err, &cc) && attempt < 5 {
 			continue
