@@ -150,12 +150,12 @@ var ErrPartial = errors.New("issue changes stored in part")
 // Store is an issues.Store in DynamoDB. It is safe for concurrent use, and
 // several processes may share its tables.
 type Store struct {
-	api      API
-	tables   map[policy.Kind]string
-	meta     string
-	journal  string
-	notify   string
-	history  string
+	api     API
+	tables  map[policy.Kind]string
+	meta    string
+	journal string
+	notify  string
+	history string
 	// kinds is the kind of each of Hammer's tables.
 	kinds    map[string]policy.Kind
 	maxItems int
