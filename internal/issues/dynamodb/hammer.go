@@ -105,7 +105,7 @@ func (s *Store) decodeRow(ctx context.Context, kind policy.Kind, table string, i
 		if !adopt {
 			return is, nil
 		}
-		err = s.adopt(ctx, l, it, res.Item)
+		id, err := s.adopt(ctx, l, it, res.Item)
 		var tc *types.TransactionCanceledException
 		if errors.As(err, &tc) && attempt < 3 {
 			continue // another runner adopted it first: read its ID
@@ -113,15 +113,17 @@ func (s *Store) decodeRow(ctx context.Context, kind policy.Kind, table string, i
 		if err != nil {
 			return is, fmt.Errorf("row %s/%s: adopt Hammer's issue: %w", l.account, l.issueID, err)
 		}
+		is.ID = id
+		return is, nil
 	}
 }
 
 // adopt gives the row at l, as item has it, a new ID: its pointer and its
 // reference, on condition that the reference is still ref (nil: none).
-func (s *Store) adopt(ctx context.Context, l location, item, ref map[string]types.AttributeValue) error {
+func (s *Store) adopt(ctx context.Context, l location, item, ref map[string]types.AttributeValue) (int64, error) {
 	id, err := s.allocate(ctx, 1)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	refPut := &types.Put{TableName: aws.String(s.meta), Item: s.rowRef(l, id, item)}
 	if ref == nil {
@@ -135,5 +137,5 @@ func (s *Store) adopt(ctx context.Context, l location, item, ref map[string]type
 		{Put: refPut},
 		{Put: &types.Put{TableName: aws.String(s.meta), Item: pointer(id, l), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	}})
-	return err
+	return id, err
 }
