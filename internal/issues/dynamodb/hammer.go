@@ -139,3 +139,61 @@ func (s *Store) adopt(ctx context.Context, l location, item, ref map[string]type
 	}})
 	return id, err
 }
+
+// migrate brings a row an earlier keywarden wrote into Hammer's table to
+// today's form, once: a closed issue it kept there as history (issue_id
+// "<subject>#<id>") moves to the history table; a row in its own format
+// (keywarden's status in Hammer's status attribute, timestamps in
+// keywarden's format, closed holding its closing time, no reference) is
+// rewritten as Hammer reads it. is is the issue decoded from it, whose
+// version follows; moved says it went to the history table. A row another
+// runner migrated first is left to it.
+func (s *Store) migrate(ctx context.Context, table string, it map[string]types.AttributeValue, is *issues.Issue) (moved bool, err error) {
+	_, hasKind := it["kind"]
+	if !hasKind || getS(it, attrKWStatus) != "" || is.ID == 0 {
+		return false, nil // Hammer's, or today's
+	}
+	loc := location{table: table, account: is.AccountID, issueID: getS(it, attrIssueID)}
+	legacy := map[string]types.AttributeValue{}
+	for k, v := range it {
+		legacy[k] = v
+	}
+	// Its closed was keywarden's closing time (read as such), not
+	// Hammer's ticket closing.
+	ts := copyM(it, "timestamps")
+	delete(ts, "closed")
+	legacy["timestamps"] = &types.AttributeValueMemberM{Value: ts}
+	cond := func() (*string, map[string]string, map[string]types.AttributeValue) {
+		return aws.String("#id = :id AND #v = :v"), map[string]string{"#id": attrID, "#v": attrVersion},
+			map[string]types.AttributeValue{":id": num(is.ID), ":v": num(is.Version)}
+	}
+	var acts []types.TransactWriteItem
+	next := *is
+	if loc.issueID != is.Subject {
+		hist := s.historyLocation(is)
+		c, n, v := cond()
+		acts = []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String(s.history), Item: encode(&next, hist, legacy), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: aws.String(s.meta), Item: pointer(is.ID, hist)}},
+			{Delete: &types.Delete{TableName: aws.String(table), Key: loc.key(), ConditionExpression: c, ExpressionAttributeNames: n, ExpressionAttributeValues: v}},
+		}
+	} else {
+		next.Version++
+		item := encode(&next, loc, legacy)
+		c, n, v := cond()
+		acts = []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String(table), Item: item, ConditionExpression: c, ExpressionAttributeNames: n, ExpressionAttributeValues: v}},
+			{Put: &types.Put{TableName: aws.String(s.meta), Item: s.rowRef(loc, is.ID, item)}},
+		}
+	}
+	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: acts})
+	var tc *types.TransactionCanceledException
+	switch {
+	case errors.As(err, &tc):
+		return loc.issueID != is.Subject, nil
+	case err != nil:
+		return false, fmt.Errorf("row %s/%s: bring it to Hammer's form: %w", loc.account, loc.issueID, err)
+	}
+	is.Version = next.Version
+	return loc.issueID != is.Subject, nil
+}

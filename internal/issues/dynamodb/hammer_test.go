@@ -2,6 +2,7 @@ package dynamodb
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -366,5 +367,98 @@ func TestHammerRowsAdopted(t *testing.T) {
 	_, err = s.List(ctx, issues.Filter{AccountID: "999999999999"})
 	if err == nil || !strings.Contains(err.Error(), `"bogus"`) || !strings.Contains(err.Error(), "AKIABAD0000000000001") {
 		t.Errorf("bogus status: %v", err)
+	}
+}
+
+// Rows an earlier keywarden left in Hammer's tables (its own status, its
+// time format, closed issues kept there under "<subject>#<id>") are brought
+// to Hammer's form the first time they are listed; the issues are the same.
+func TestMigrateEarlierRows(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Options{})
+	api := client(t)
+	kinds, _ := s.Tables()
+	table := kinds[policy.InactiveKeys]
+	const acct = "123456789012"
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(subject string) issues.Issue {
+		return issues.Issue{Kind: policy.InactiveKeys, AccountID: acct, Subject: subject, Status: issues.Open, Stage: policy.Violation,
+			Details: issues.Details{Username: "alice", CreateDate: "2025-01-02T03:04:05Z"}, Detected: day, Updated: day}
+	}
+	ch := &issues.Changes{New: []issues.Issue{mk("AKIAOLDHIST000000001"), mk("AKIAOLDREM0000000001")}}
+	if err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	hist, rem := ch.New[0], ch.New[1]
+	for _, is := range []*issues.Issue{&hist, &rem} {
+		is.Status, is.Remediated, is.Closed = issues.Remediated, tptr(day.Add(time.Hour)), tptr(day.Add(2*time.Hour))
+	}
+	if err := s.Apply(ctx, &issues.Changes{Closed: []issues.Change{{Issue: hist}, {Issue: rem}}}); err != nil {
+		t.Fatal(err)
+	}
+	// As the earlier keywarden wrote them.
+	old := func(is issues.Issue, issueID string) map[string]types.AttributeValue {
+		it := encode(&is, location{table: table, account: acct, issueID: issueID}, nil)
+		delete(it, attrKWStatus)
+		it["status"] = str("remediated")
+		ts := map[string]types.AttributeValue{}
+		putT(ts, "identified", &is.Detected)
+		putT(ts, "updated", &is.Updated)
+		putT(ts, "remediated", is.Remediated)
+		putT(ts, "closed", is.Closed)
+		it["timestamps"] = &types.AttributeValueMemberM{Value: ts}
+		return it
+	}
+	histID := fmt.Sprintf("AKIAOLDHIST000000001#%020d", hist.ID)
+	for _, it := range []map[string]types.AttributeValue{old(hist, histID), old(rem, rem.Subject)} {
+		if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{attrAccount: str(acct), attrIssueID: str(hist.Subject)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.meta),
+		Item: pointer(hist.ID, location{table: table, account: acct, issueID: histID})}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamotest.ReadHammer(old(rem, rem.Subject), dynamotest.HammerInactiveKeys); err == nil {
+		t.Fatal("Hammer reads the earlier form: the test proves nothing")
+	}
+
+	got, err := s.List(ctx, issues.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d issues: %+v", len(got), got)
+	}
+	for _, is := range got {
+		if is.Status != issues.Remediated || !is.Closed.Equal(day.Add(2*time.Hour)) || !is.Remediated.Equal(day.Add(time.Hour)) {
+			t.Errorf("issue %d: %+v", is.ID, is)
+		}
+		if g, err := s.Get(ctx, is.ID); err != nil || g.Version != is.Version {
+			t.Errorf("Get(%d) after the migration: %+v %v (listed at version %d)", is.ID, g, err, is.Version)
+		}
+	}
+	rows := allRows(t, api, table)
+	if len(rows) != 1 || getS(rows[0], attrIssueID) != rem.Subject {
+		t.Fatalf("Hammer's table after the migration: %d rows", len(rows))
+	}
+	h, err := dynamotest.ReadHammer(rows[0], dynamotest.HammerInactiveKeys)
+	if err != nil {
+		t.Fatalf("Hammer cannot read the migrated row: %v", err)
+	}
+	if h.Status != "resolved" || h.Timestamps["closed"] != "" || h.Timestamps["resolved"] != "2026-03-01T02:00:00+00:00" {
+		t.Errorf("migrated row: %+v", h)
+	}
+	// Hammer rewrites it: still the same issue.
+	if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: dynamotest.HammerRewrite(rows[0])}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.List(ctx, issues.Filter{Subject: rem.Subject})
+	if err != nil || len(again) != 1 || again[0].ID != rem.ID {
+		t.Errorf("after Hammer's rewrite: %+v %v", again, err)
 	}
 }

@@ -403,6 +403,8 @@ func keywardenStatus(own string, hammer types.AttributeValue, remediated bool) (
 		if remediated {
 			mapped = issues.Remediated
 		}
+	case string(issues.Remediated):
+		mapped = issues.Remediated // a row of an earlier keywarden (see migrate)
 	default:
 		return "", fmt.Errorf("status %q is not one of Hammer's (open, whitelisted, resolved, closed, unknown, tempwhitelist)", h)
 	}

@@ -8,29 +8,39 @@
 // (hammer-iam-user-keys-inactive, hammer-iam-user-keys-rotation,
 // hammer-iam-user-passwords-inactive; config's ddb.table_name), each with
 // Hammer's key schema: partition key account_id (S), sort key issue_id (S).
-// An item holds Hammer's attributes — status, issue_details (a map:
-// username, create_date, last_used), timestamps (a map: identified,
-// updated, reported, remediated, closed) and an empty jira_details — plus
-// keywarden's: id, version, kind, subject, stage, exemption, user_arn,
-// key_slot, age_days, limit_days, days_left, deadline, close_reason. Empty
-// strings and absent times are left out.
+// An item holds Hammer's attributes, written as Hammer writes them (see
+// hammer.go): status in Hammer's set (keywarden's remediated is Hammer's
+// resolved with timestamps.remediated set), issue_details (a map: username,
+// create_date, last_used — the creation for a key never used — and tags),
+// timestamps (a map of Python isoformat times or NULL: identified, updated,
+// reported, remediated, resolved — keywarden's closing time — and closed,
+// Hammer's ticket closing, kept) and jira_details (kept as found), plus
+// keywarden's, which Hammer ignores: id, version, keywarden_status, kind,
+// subject, stage, exemption, user_arn, key_slot, age_days, limit_days,
+// days_left, deadline, close_reason. Empty strings and absent times are left
+// out of keywarden's attributes.
 //
-// The issue_id of a credential's latest issue is the subject itself (the
+// The item of a credential's latest issue is at issue_id = the subject (the
 // access key ID, or the user name for passwords), as in Hammer. When a
 // credential whose issue closed gets a new issue, the closed one moves to
-// issue_id "<subject>#<id, 20 digits>" (history; '#' cannot occur in an
+// keywarden's history table (default keywarden-history; pk
+// "<kind>#<account>", sk "<subject>#<id, 20 digits>"; '#' cannot occur in an
 // access key ID or an IAM user name) in the same transaction that puts the
-// new one at "<subject>". So at most one item per credential can be live —
-// the key schema itself enforces "one live issue per credential" — and a
-// Query on account_id returns exactly Hammer's view plus the history.
+// new one in the row. So at most one item per credential can be live — the
+// key schema itself enforces "one live issue per credential" — and Hammer's
+// tables hold exactly Hammer's view: nothing Hammer would mistake for an
+// issue. Rows Hammer wrote, or rewrote, are read and adopted as they are
+// (hammer.go).
 //
 // A small meta table (default keywarden-meta; partition key pk (S)) holds
 // the ID counter (pk "counter#issue", attribute next, advanced with an
 // atomic UpdateItem ADD: IDs are unique and increasing, with gaps where an
 // Apply failed), one pointer per issue (pk "issue#<id>": table, account_id,
-// issue_id) so that Get(id) is two strongly consistent reads, the run
-// locks (pk "lock#<name>": owner, expires_ms), and each account's last
-// tracked scan (pk "scan#<account>": as_of; see scans.go).
+// issue_id, or history with the history key's pk and sk in those two) so
+// that Get(id) is two strongly consistent reads, one reference per row of
+// Hammer's tables (pk "row#<table>#<account>#<issue_id>": id, identified;
+// hammer.go), the run locks (pk "lock#<name>": owner, expires_ms), and each
+// account's last tracked scan (pk "scan#<account>": as_of; see scans.go).
 //
 // Two more tables, each with partition key pk (S) and sort key sk (S), hold
 // what the other stores of keywarden keep: keywarden-journal the remediation
@@ -46,15 +56,17 @@
 // a live item there means another runner opened it first: issues.ErrConflict.
 // An update is put only if the item still carries the issue's id and the
 // version that was read (issues.Issue.Version, or the stored one when the
-// caller passed 0); the version is then advanced by one. A runner working
+// caller passed 0), or, when Hammer's put_item had dropped them, is still
+// without them; the version is then advanced by one. A runner working
 // from a stale copy fails with issues.ErrConflict and never erases another
 // runner's update; it reads again, reconciles and applies anew.
 //
 // # Atomicity
 //
 // Apply writes with TransactWriteItems. DynamoDB takes at most 100 actions
-// in a transaction; a new issue takes two (item and pointer) or four (when it
-// moves a closed issue to history), an update one. Changes that fit are one
+// in a transaction; a new issue takes three (item, pointer and row
+// reference) or five (when it moves a closed issue to history), an update
+// one (two when its identified time changed). Changes that fit are one
 // transaction: all or nothing. Larger ones (a first scan of a large account)
 // are split into transactions that never split one issue's actions, closed
 // and updated issues first, new ones last; if a transaction after the first
@@ -244,6 +256,13 @@ func (s *Store) List(ctx context.Context, f issues.Filter) ([]issues.Issue, erro
 			is, err := s.decodeRow(ctx, k, s.tables[k], it, true)
 			if err != nil {
 				return nil, fmt.Errorf("list issues: %s: %w", s.tables[k], err)
+			}
+			moved, err := s.migrate(ctx, s.tables[k], it, &is)
+			if err != nil {
+				return nil, fmt.Errorf("list issues: %s: %w", s.tables[k], err)
+			}
+			if moved && history {
+				continue // listed from the history table below
 			}
 			if matches(&is, f) {
 				out = append(out, is)
