@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/dynamodb"
 	"github.com/keywarden/keywarden/internal/issues/dynamodb/dynamotest"
+	"github.com/keywarden/keywarden/internal/notify/jira/jiratest"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -259,4 +262,86 @@ func kindOfTable(kinds map[policy.Kind]string, table string) string {
 		}
 	}
 	return ""
+}
+
+// TestHammerTicketCarriedOver: an issue Hammer's reporting already ticketed
+// (jira_details.ticket) goes on in that ticket: keywarden comments on it and
+// opens no second one; a ticket keywarden opens is written where Hammer
+// keeps it, so Hammer's code finds it in the row.
+func TestHammerTicketCarriedOver(t *testing.T) {
+	ep := dynamotest.Endpoint(t)
+	prefix := fmt.Sprintf("hmj%d-%d-", time.Now().UnixNano()%1_000_000, dynamoSeq.Add(1))
+	jira := jiratest.New("bot@example.com", "jira-secret")
+	t.Cleanup(jira.Close)
+	cfg := `{
+  "aws": {"region": "us-east-1", "accounts": {"111111111111": "alpha"}},
+  "store": {"type": "dynamodb", "endpoint": "` + ep + `", "table_prefix": "` + prefix + `", "create_tables": true},
+  "user_inactivekeys": {"enabled": "true", "inactive_criteria_days": "90", "reporting": "true"},
+  "jira": {"server": "` + jira.URL + `", "user": "bot@example.com"}
+}`
+	w := newWorld(t, cfg)
+	w.writeFile("ticket_owners.json", `{"jira_project": "AWSSEC", "jira_owner": "Support-Cloud"}`)
+	w.srv.AddAccount(awstest.Account{ID: acctA, Users: []awstest.User{
+		{Name: "hal", Created: daysAgo(500), Keys: []awstest.Key{{ID: "AKIAHAL0000000000001", Created: daysAgo(400), LastUsed: at(daysAgo(200))}}},
+		{Name: "ida", Created: daysAgo(500), Keys: []awstest.Key{{ID: "AKIAIDA0000000000001", Created: daysAgo(150)}}},
+	}})
+	ctx := context.Background()
+	// Hammer's reporting opened a ticket for hal's key.
+	req, _ := http.NewRequest(http.MethodPost, jira.URL+"/rest/api/2/issue", strings.NewReader(
+		`{"fields": {"project": {"key": "SEC"}, "issuetype": {"name": "Task"}, "summary": "IAM access key 'AKIAHAL0000000000001' for 'hal' has not been used for 90 days"}}`))
+	req.SetBasicAuth("bot@example.com", "jira-secret")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("Hammer's ticket: %v %v", res, err)
+	}
+	res.Body.Close()
+	hammerKey := jira.Tickets()[0].Key
+
+	api := ddb.New(ddb.Options{BaseEndpoint: aws.String(ep), Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	st, err := dynamodb.New(ctx, api, dynamodb.Options{TablePrefix: prefix, CreateTables: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds, _ := st.Tables()
+	inactive := kinds[policy.InactiveKeys]
+	row := dynamotest.HammerRow{AccountID: acctA, IssueID: "AKIAHAL0000000000001", Status: "open", Username: "hal",
+		CreateDate: at(daysAgo(400)), LastUsed: at(daysAgo(200)),
+		Identified: hammerNow(30), Updated: hammerNow(30), Reported: at(hammerNow(29)), Ticket: hammerKey, Assignee: "hal"}
+	if _, err := api.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(inactive), Item: row.Item()}); err != nil {
+		t.Fatal(err)
+	}
+
+	w.scan(0, "-o", "json")
+	w.report(map[string]string{"KEYWARDEN_JIRA_TOKEN": "jira-secret"}, 0, asOf)
+	tickets := jira.Tickets()
+	if len(tickets) != 2 {
+		t.Fatalf("tickets: %+v, want Hammer's and one new", tickets)
+	}
+	if hammers := tickets[0]; hammers.Key != hammerKey || len(hammers.Comments) != 1 || hammers.Assignee != "Support-Cloud" {
+		t.Errorf("Hammer's ticket: %+v", hammers)
+	}
+	ida := tickets[1]
+	if !strings.Contains(ida.Summary, "ida") || ida.Project != "AWSSEC" {
+		t.Errorf("the new ticket: %+v", ida)
+	}
+	for key, want := range map[string]string{"AKIAHAL0000000000001": hammerKey, "AKIAIDA0000000000001": ida.Key} {
+		got, err := api.GetItem(ctx, &ddb.GetItemInput{TableName: aws.String(inactive), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"account_id": &types.AttributeValueMemberS{Value: acctA}, "issue_id": &types.AttributeValueMemberS{Value: key}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := dynamotest.ReadHammer(got.Item, dynamotest.HammerInactiveKeys)
+		if err != nil {
+			t.Errorf("%s: Hammer cannot read the row: %v", key, err)
+			continue
+		}
+		if h.JiraDetails["ticket"] != want || h.Timestamps["reported"] == "" {
+			t.Errorf("%s: jira_details %v, reported %q; want ticket %s", key, h.JiraDetails, h.Timestamps["reported"], want)
+		}
+		if key == "AKIAHAL0000000000001" && h.Timestamps["reported"] != dynamotest.PyISO(hammerNow(29)) {
+			t.Errorf("Hammer's report time moved: %q", h.Timestamps["reported"])
+		}
+	}
 }
