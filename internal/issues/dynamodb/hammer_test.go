@@ -462,3 +462,48 @@ func TestMigrateEarlierRows(t *testing.T) {
 		t.Errorf("after Hammer's rewrite: %+v %v", again, err)
 	}
 }
+
+// Hammer's timestamps.updated is "open issue details were changed": a
+// refresh of day counters leaves it, keywarden's own time of it is kept
+// aside; a real update moves it.
+func TestHammerUpdatedOnlyOnChange(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Options{})
+	api := client(t)
+	kinds, _ := s.Tables()
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	ch := &issues.Changes{New: []issues.Issue{{Kind: policy.KeysRotation, AccountID: "123456789012", Subject: "AKIAREFRESH000000001",
+		Status: issues.Open, Stage: policy.Warning, Details: issues.Details{Username: "alice", CreateDate: "2025-01-02T03:04:05Z"},
+		AgeDays: 170, Detected: day, Updated: day}}}
+	if err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	updated := func() string {
+		t.Helper()
+		res, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(kinds[policy.KeysRotation]), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{attrAccount: str("123456789012"), attrIssueID: str("AKIAREFRESH000000001")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return getS(getM(res.Item, "timestamps"), "updated")
+	}
+	is := ch.New[0]
+	is.AgeDays, is.Updated = 171, day.Add(24*time.Hour)
+	if err := s.Apply(ctx, &issues.Changes{Refreshed: []issues.Issue{is}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := updated(); got != "2026-03-01T00:00:00+00:00" {
+		t.Errorf("after a refresh, Hammer's updated is %q", got)
+	}
+	if got, _ := s.Get(ctx, is.ID); got == nil || !got.Updated.Equal(day.Add(24*time.Hour)) || got.AgeDays != 171 {
+		t.Errorf("keywarden's issue after a refresh: %+v", got)
+	}
+	is, _ = func() (issues.Issue, error) { g, err := s.Get(ctx, is.ID); return *g, err }()
+	is.Stage, is.Updated = policy.Violation, day.Add(48*time.Hour)
+	if err := s.Apply(ctx, &issues.Changes{Updated: []issues.Change{{Issue: is, Why: "warning -> violation"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := updated(); got != "2026-03-03T00:00:00+00:00" {
+		t.Errorf("after an update, Hammer's updated is %q", got)
+	}
+}

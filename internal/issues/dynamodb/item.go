@@ -26,6 +26,10 @@ const (
 	// attrKWStatus is keywarden's own status (Hammer's status attribute
 	// holds its mapping into Hammer's set).
 	attrKWStatus = "keywarden_status"
+	// attrUpdatedAt is keywarden's last change of the issue when it is
+	// later than Hammer's timestamps.updated (a refresh of day counters,
+	// which Hammer would not call an update).
+	attrUpdatedAt = "updated_at"
 )
 
 // timeFormat is RFC 3339 in UTC with a fixed nine-digit fraction, as the
@@ -247,6 +251,11 @@ func decode(it map[string]types.AttributeValue, kind policy.Kind) (issues.Issue,
 		if t != nil {
 			*p.dst = *t
 		}
+	}
+	if t, err := getT(it, attrUpdatedAt); err != nil {
+		return is, fmt.Errorf("%s: %w", where, err)
+	} else if t != nil {
+		is.Updated = *t
 	}
 	hammers := getS(it, attrKWStatus) == "" // written or rewritten by Hammer
 	if hammers && is.Updated.IsZero() {

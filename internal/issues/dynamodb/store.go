@@ -468,8 +468,9 @@ func (s *Store) Apply(ctx context.Context, ch *issues.Changes) error {
 	for i := range ch.Refreshed {
 		updates = append(updates, &ch.Refreshed[i])
 	}
-	for _, is := range updates {
-		g, loc, err := s.update(ctx, is)
+	refreshed := len(updates) - len(ch.Refreshed)
+	for i, is := range updates {
+		g, loc, err := s.update(ctx, is, i >= refreshed)
 		if err != nil {
 			return fmt.Errorf("apply issue changes: %w", err)
 		}
@@ -563,8 +564,9 @@ func transactError(err error) error {
 // update prepares the overwrite of an existing issue, conditioned on the
 // version read (on the row still being without keywarden's ID when Hammer
 // rewrote it since: its put_item keeps only Hammer's attributes). What
-// keywarden does not own in Hammer's maps is kept.
-func (s *Store) update(ctx context.Context, is *issues.Issue) (group, location, error) {
+// keywarden does not own in Hammer's maps is kept, and so is Hammer's
+// timestamps.updated on a refresh.
+func (s *Store) update(ctx context.Context, is *issues.Issue, refresh bool) (group, location, error) {
 	cur, loc, prev, err := s.getItem(ctx, is.ID)
 	if err != nil {
 		return group{}, location{}, fmt.Errorf("update %s: %w", is, err)
@@ -582,6 +584,13 @@ func (s *Store) update(ctx context.Context, is *issues.Issue) (group, location, 
 	next := *is
 	next.Version = cur.Version + 1
 	item := encode(&next, loc, prev)
+	if ts := getM(prev, "timestamps"); refresh && ts["updated"] != nil {
+		// Only day counters moved: not an update in Hammer's sense
+		// ("open issue details were changed"); keywarden's time of it
+		// is its own.
+		getM(item, "timestamps")["updated"] = ts["updated"]
+		putT(item, attrUpdatedAt, &next.Updated)
+	}
 	put := &types.Put{TableName: aws.String(loc.table), Item: item}
 	conditionOn(put, prev, is.ID, cur.Version)
 	g := group{
