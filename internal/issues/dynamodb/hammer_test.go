@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -505,5 +506,40 @@ func TestHammerUpdatedOnlyOnChange(t *testing.T) {
 	}
 	if got := updated(); got != "2026-03-03T00:00:00+00:00" {
 		t.Errorf("after an update, Hammer's updated is %q", got)
+	}
+}
+
+// Two runners listing Hammer's rows at once adopt each row once: both see
+// the same IDs.
+func TestHammerRowsAdoptedOnceAcrossStores(t *testing.T) {
+	ctx := context.Background()
+	pre := prefix()
+	a, b := open(t, Options{TablePrefix: pre}), open(t, Options{TablePrefix: pre})
+	api := client(t)
+	kinds, _ := a.Tables()
+	created := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 10 {
+		r := dynamotest.HammerRow{AccountID: "123456789012", IssueID: fmt.Sprintf("AKIARACE%012d", i), Status: "open", Username: "u",
+			CreateDate: &created, LastUsed: &created, Identified: created, Updated: created}
+		if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(kinds[policy.InactiveKeys]), Item: r.Item()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var la, lb []issues.Issue
+	var ea, eb error
+	var wg sync.WaitGroup
+	wg.Go(func() { la, ea = a.List(ctx, issues.Filter{}) })
+	wg.Go(func() { lb, eb = b.List(ctx, issues.Filter{}) })
+	wg.Wait()
+	if ea != nil || eb != nil {
+		t.Fatal(ea, eb)
+	}
+	if len(la) != 10 || len(lb) != 10 {
+		t.Fatalf("a lists %d, b %d", len(la), len(lb))
+	}
+	for i := range la {
+		if la[i].ID != lb[i].ID || la[i].Subject != lb[i].Subject {
+			t.Errorf("a: %d %s, b: %d %s", la[i].ID, la[i].Subject, lb[i].ID, lb[i].Subject)
+		}
 	}
 }

@@ -370,9 +370,15 @@ const (
 	hammerResolved    = "resolved"
 	hammerClosed      = "closed"
 	// hammerTempWhitelist is the dev branch's temporary whitelist
-	// (IssueStatus.Tempwhitelist).
+	// (IssueStatus.Tempwhitelist, set by its identification, read by its
+	// reporting). The sources at hand use the member, not its value: the
+	// likely spellings of it are all read as whitelisted.
 	hammerTempWhitelist = "tempwhitelist"
 )
+
+var tempWhitelistSpellings = map[string]bool{
+	hammerTempWhitelist: true, "temp_whitelist": true, "tempwhitelisted": true, "temp_whitelisted": true, "temporary_whitelist": true,
+}
 
 // hammerStatus maps keywarden's status into Hammer's set: a remediated
 // issue is, for Hammer, one that identification found resolved
@@ -405,7 +411,7 @@ func keywardenStatus(own string, hammer types.AttributeValue, remediated bool) (
 	switch strings.ToLower(h) {
 	case hammerOpen, hammerUnknown:
 		mapped = issues.Open
-	case hammerWhitelisted, hammerTempWhitelist:
+	case hammerWhitelisted:
 		mapped = issues.Whitelisted
 	case hammerResolved, hammerClosed:
 		mapped = issues.Resolved
@@ -415,7 +421,11 @@ func keywardenStatus(own string, hammer types.AttributeValue, remediated bool) (
 	case string(issues.Remediated):
 		mapped = issues.Remediated // a row of an earlier keywarden (see migrate)
 	default:
-		return "", fmt.Errorf("status %q is not one of Hammer's (open, whitelisted, resolved, closed, unknown, tempwhitelist)", h)
+		if !tempWhitelistSpellings[strings.ToLower(h)] {
+			return "", fmt.Errorf("status %q is not one of Hammer's (open, whitelisted, resolved, closed, unknown, tempwhitelist): "+
+				"fix the row or remove it", h)
+		}
+		mapped = issues.Whitelisted
 	}
 	if st := issues.Status(own); st != "" && hammerStatus(st) == hammerStatus(mapped) {
 		return st, nil
