@@ -277,7 +277,7 @@ func TestHammerTicketCarriedOver(t *testing.T) {
   "aws": {"region": "us-east-1", "accounts": {"111111111111": "alpha"}},
   "store": {"type": "dynamodb", "endpoint": "` + ep + `", "table_prefix": "` + prefix + `", "create_tables": true},
   "user_inactivekeys": {"enabled": "true", "inactive_criteria_days": "90", "reporting": "true"},
-  "jira": {"server": "` + jira.URL + `", "user": "bot@example.com"}
+  "jira": {"enabled": true, "server": "` + jira.URL + `", "user": "bot@example.com"}
 }`
 	w := newWorld(t, cfg)
 	w.writeFile("ticket_owners.json", `{"jira_project": "AWSSEC", "jira_owner": "Support-Cloud"}`)
