@@ -94,8 +94,8 @@ type globals struct {
 	// (--max-attempts, hidden --retry-max-backoff).
 	maxAttempts     int
 	retryMaxBackoff time.Duration
-	outFile     string
-	tmpOut      *os.File
+	outFile         string
+	tmpOut          *os.File
 	// collect gathers the steps' results during keywarden run (nil otherwise).
 	collect *runCollector
 	// cfg, when set (serve), is the configuration every command uses instead
