@@ -159,8 +159,8 @@ func TestReportHammerPerCheckToggles(t *testing.T) {
   "aws": {"region": "us-east-1", "accounts": {"111111111111": "alpha"}},
   "user_inactivekeys": {"inactive_criteria_days": 90, "reporting": true, "slack": "false"},
   "user_keysrotation": {"rotation_criteria_days": 180, "reporting": true, "jira": {"enabled": false}},
-  "jira": {"server": "`+jira.URL+`", "user": "bot@example.com"},
-  "slack": {"api_url": "`+api.GetAPIURL()+`"}
+  "jira": {"enabled": true, "server": "`+jira.URL+`", "user": "bot@example.com"},
+  "slack": {"enabled": true, "api_url": "`+api.GetAPIURL()+`"}
 }`)
 	w.writeFile("ticket_owners.json", `{"jira_project": "AWSSEC", "slack_owner": ["security-team@EXAMPLE.com"]}`)
 	w.srv.AddAccount(seedAlpha())

@@ -23,8 +23,7 @@ const (
 	DefaultJiraPriority = "Major"
 	// DefaultJiraRisk is the risk Hammer states for its IAM key tickets
 	// ("*Risk*: Low"), set in jira.risk_field_id when that is configured.
-	DefaultJiraRisk             = "Low"
-	defaultJiraTextFieldCharMax = 32767
+	DefaultJiraRisk = "Low"
 )
 
 // Notify is the reporting configuration: the "slack", "jira" and "sns"
@@ -63,6 +62,10 @@ type Slack struct {
 	DefaultChannel     string
 	NotifyDefaultOwner bool
 	ShowKeyIDs         bool
+	// RemediationWarningDays is Hammer's slack.remediation_warning_days:
+	// the days before a remediation on which Hammer warns the owner.
+	// Read, not used yet (listed as ignored).
+	RemediationWarningDays []int
 }
 
 // Jira is the "jira" section (Hammer's enabled, server, issue_type,
@@ -152,7 +155,8 @@ var notifyKindKeys = []string{"warning_interval_days", "notification_title", "no
 
 var (
 	slackKeys = []string{"enabled", "webhook_url_env", "token_env", "api_url", "default_channel",
-		"notify_default_owner", "show_key_ids"}
+		"notify_default_owner", "show_key_ids", "remediation_warning_days"}
+	// hammerSlackKeys are Hammer's log forwarding: accepted and ignored.
 	hammerSlackKeys = []string{"channels", "ignore"}
 	jiraKeys        = []string{"enabled", "server", "user", "token_env", "issue_type", "done_transition",
 		"link_type", "labels", "text_field_character_limit", "show_key_ids", "priority", "risk_field_id",
@@ -190,7 +194,10 @@ func (l *loader) notifySection(name string, v *jvalue) {
 	n := &l.cfg.Notify
 	switch name {
 	case "slack":
-		s := Slack{Set: true, Enabled: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv}
+		// Hammer's defaults (hammer/library/config.py SlackConfig):
+		// enabled false, notify_default_owner true.
+		s := Slack{Set: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv,
+			NotifyDefaultOwner: true}
 		for _, m := range v.obj {
 			key := joinKey(name, m.key)
 			switch m.key {
@@ -211,17 +218,27 @@ func (l *loader) notifySection(name string, v *jvalue) {
 				s.NotifyDefaultOwner, _ = l.boolean(f, key, m.val)
 			case "show_key_ids":
 				s.ShowKeyIDs, _ = l.boolean(f, key, m.val)
-			default:
-				if !slices.Contains(hammerSlackKeys, m.key) {
-					l.notifyUnknown(key, m.key, slackKeys)
+			case "remediation_warning_days":
+				s.RemediationWarningDays = l.dayList(key, m.val)
+				if hammerUnused[key] {
+					l.ignore(f, key)
 				}
+			default:
+				if slices.Contains(hammerSlackKeys, m.key) {
+					l.ignore(f, key)
+					continue
+				}
+				l.notifyUnknown(key, m.key, slackKeys)
 			}
 		}
 		n.Slack = s
 	case "jira":
-		j := Jira{Set: true, Enabled: true, TokenEnv: DefaultJiraTokenEnv, IssueType: DefaultJiraIssueType,
+		// Hammer's defaults (hammer/library/config.py JiraConfig): enabled
+		// false, text_field_character_limit 0 (no limit); its IAM tickets'
+		// priority and risk.
+		j := Jira{Set: true, TokenEnv: DefaultJiraTokenEnv, IssueType: DefaultJiraIssueType,
 			DoneTransition: DefaultJiraDoneTransition, LinkType: DefaultJiraLinkType,
-			TextFieldCharacterLimit: defaultJiraTextFieldCharMax, Priority: DefaultJiraPriority, Risk: DefaultJiraRisk}
+			Priority: DefaultJiraPriority, Risk: DefaultJiraRisk}
 		for _, m := range v.obj {
 			key := joinKey(name, m.key)
 			switch m.key {
@@ -426,6 +443,37 @@ func (l *loader) httpURL(key string, v *jvalue) string {
 		return ""
 	}
 	return s
+}
+
+// dayList reads a list of day counts (Hammer's remediation_warning_days):
+// a list of numbers (or of Hammer's "3" strings), or one number.
+func (l *loader) dayList(key string, v *jvalue) []int {
+	const fix = "write a list of days, e.g. [7, 3, 1]"
+	var items []*jvalue
+	switch v.t {
+	case jNull:
+		return nil
+	case jArray:
+		items = v.arr
+	case jNumber, jString:
+		items = []*jvalue{v}
+	default:
+		l.add(ConfigFile, key, v.String()+" is not a list of days", fix)
+		return nil
+	}
+	var out []int
+	for _, e := range items {
+		n, ok := l.days(ConfigFile, key, e, fix)
+		if !ok {
+			continue
+		}
+		if n < 0 {
+			l.add(ConfigFile, key, e.String()+" is negative", fix)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // strings reads a list of strings.

@@ -27,7 +27,7 @@ func TestNotifySections(t *testing.T) {
   "user_inactivekeys": {"inactive_criteria_days": 90},
   "slack": {"enabled": "true", "token_env": "MY_SLACK_TOKEN", "api_url": "http://127.0.0.1:9/api",
     "default_channel": "#security", "notify_default_owner": "true", "channels": {"#x": ["ERROR"]}, "ignore": []},
-  "jira": {"server": "https://jira.example.com/", "user": "bot@example.com", "issue_type": "Bug", "labels": ["iam"]},
+  "jira": {"enabled": true, "server": "https://jira.example.com/", "user": "bot@example.com", "issue_type": "Bug", "labels": ["iam"]},
   "sns": {"topic_arn": "arn:aws:sns:eu-west-1:123456789012:keywarden", "show_key_ids": true}
 }`))
 	n := cfg.Notify
@@ -35,7 +35,7 @@ func TestNotifySections(t *testing.T) {
 		APIURL: "http://127.0.0.1:9/api/", DefaultChannel: "#security", NotifyDefaultOwner: true})
 	eq(t, "Jira", n.Jira, Jira{Set: true, Enabled: true, Server: "https://jira.example.com", User: "bot@example.com",
 		TokenEnv: DefaultJiraTokenEnv, IssueType: "Bug", DoneTransition: "Done", LinkType: "Relates", Labels: []string{"iam"},
-		TextFieldCharacterLimit: 32767, Priority: "Major", Risk: "Low"})
+		Priority: "Major", Risk: "Low"})
 	eq(t, "SNS", n.SNS, SNS{Set: true, Enabled: true, TopicARN: "arn:aws:sns:eu-west-1:123456789012:keywarden", ShowKeyIDs: true})
 	eq(t, "rotation interval", n.WarningInterval(policy.KeysRotation), 7)
 	eq(t, "inactive interval (default)", n.WarningInterval(policy.InactiveKeys), 1)
@@ -73,7 +73,7 @@ func TestHammerTicketKeys(t *testing.T) {
 	}
 
 	// Hammer's sample: "" is no link; defaults are Hammer's.
-	cfg = mustLoad(t, filepath.Join("testdata", "hammer"))
+	cfg = mustLoad(t, filepath.Join("testdata", "hammer", "master-latest"))
 	eq(t, "sample URL", cfg.Notify.WhitelistingProcedureURL, "")
 	eq(t, "sample labels", cfg.Notify.KindLabels(policy.InactiveKeys), []string{"iam-key-inactive"})
 	eq(t, "sample priority", cfg.Notify.Jira.Priority, "Major")
@@ -100,14 +100,6 @@ func TestHammerTicketKeys(t *testing.T) {
 func TestNotifyAbsent(t *testing.T) {
 	cfg := mustLoad(t, writeConfig(t, `{"user_inactivekeys": {"inactive_criteria_days": 90}}`))
 	eq(t, "Notify", cfg.Notify, Notify{})
-}
-
-func TestHammerNotifySections(t *testing.T) {
-	cfg := mustLoad(t, filepath.Join("testdata", "hammer"))
-	eq(t, "Slack", cfg.Notify.Slack, Slack{Set: true, Enabled: true, WebhookURLEnv: DefaultSlackWebhookURLEnv,
-		TokenEnv: DefaultSlackTokenEnv, DefaultChannel: "#hammer-dev", NotifyDefaultOwner: true})
-	eq(t, "Jira.Enabled", cfg.Notify.Jira.Enabled, false)
-	eq(t, "Jira.Server", cfg.Notify.Jira.Server, "https://issues.example.com")
 }
 
 func TestSplitTopicARN(t *testing.T) {
