@@ -386,65 +386,6 @@ func TestRemediateDryRunNoCredentials(t *testing.T) {
 	wantMutations(t, w.srv)
 }
 
-// TestRemediateFaultMatrix: remediate, then rollback, under every fault mode
-// on every AWS action they call. Whatever the fault: no panic, no hang past
-// the call timeout, no issue resolved from a bad answer, no action journaled
-// wrongly (done means the live state shows it, failed or abandoned that it
-// does not), a failure exits 1 naming the account; and once the fault is
-// gone the next run finishes the job, settling what was left.
-func TestRemediateFaultMatrix(t *testing.T) {
-	modes := append([]awstest.FaultMode{awstest.ModeError}, awstest.BadAnswerModes...)
-	modes = append(modes, awstest.ModeHang)
-	remediateActions := []string{"ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags", "UpdateAccessKey", "GetUser", "GetLoginProfile", "DeleteLoginProfile"}
-	rollbackActions := []string{"ListAccessKeys", "UpdateAccessKey"}
-	fast := []string{"--call-timeout", "300ms", "--verify-for", "10ms", "--retry-backoff", "1ms"}
-	for _, mode := range modes {
-		for _, action := range remediateActions {
-			t.Run("remediate/"+mode.String()+"/"+action, func(t *testing.T) {
-				w := newWorld(t, remediationConfig)
-				w.srv.AddAccount(seedAlpha())
-				w.scan(0, "-o", "json")
-				w.srv.Inject(awstest.Fault{Action: action, Mode: mode, Code: "ServiceFailure"})
-				start := time.Now()
-				r := w.run(append([]string{"remediate", "--yes", "-o", "json"}, fast...)...)
-				if d := time.Since(start); d > 15*time.Second {
-					t.Errorf("took %s", d)
-				}
-				checkTruth(t, w, r, false)
-				w.srv.ClearFaults()
-				r = w.run(append([]string{"remediate", "--yes", "-o", "json"}, fast...)...)
-				if r.code != 0 {
-					t.Fatalf("after the fault: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-				}
-				checkTruth(t, w, r, true)
-			})
-		}
-		for _, action := range rollbackActions {
-			t.Run("rollback/"+mode.String()+"/"+action, func(t *testing.T) {
-				w := newWorld(t, remediationConfig)
-				w.srv.AddAccount(seedAlpha())
-				w.scan(0, "-o", "json")
-				w.remediate(0, "--yes", "--kind", "user_inactivekeys")
-				w.srv.Inject(awstest.Fault{Action: action, Mode: mode, Code: "ServiceFailure"})
-				start := time.Now()
-				r := w.run(append([]string{"rollback", "--since", "2026-01-01", "--yes", "-o", "json"}, fast...)...)
-				if d := time.Since(start); d > 15*time.Second {
-					t.Errorf("took %s", d)
-				}
-				checkTruth(t, w, r, false)
-				w.srv.ClearFaults()
-				r = w.run(append([]string{"rollback", "--since", "2026-01-01", "--yes", "-o", "json"}, fast...)...)
-				checkTruth(t, w, r, true)
-				for _, k := range []string{"AKIAALICE0000000OLD1", bobKey} {
-					if s := keyStatus(t, w, k); s != "Active" {
-						t.Errorf("%s after the rollback: %s", k, s)
-					}
-				}
-			})
-		}
-	}
-}
-
 // checkTruth checks the journal against the live state, and the issues
 // against the journal. settled: no intent may be left.
 func checkTruth(t *testing.T, w *world, r result, settled bool) {
