@@ -117,8 +117,10 @@ type Store interface {
 	PlanDeliveries(ctx context.Context, add []*Delivery, cancel []*Delivery, at time.Time) error
 	// MarkSending marks deliveries as being sent (attempts+1).
 	MarkSending(ctx context.Context, ids []int64, at time.Time) error
-	// MarkDelivered marks deliveries sent with ref, and sets the issues'
-	// reported time when unset.
+	// MarkDelivered marks deliveries sent with ref, and sets the reported
+	// time of the issues of the violation notices among them when unset:
+	// Issue.Reported is the first successful delivery of the violation, from
+	// which remediation_retention_period counts (a warning is not a report).
 	MarkDelivered(ctx context.Context, ids []int64, ref string, at time.Time) error
 	// MarkFailed puts deliveries back to pending with the error.
 	MarkFailed(ctx context.Context, ids []int64, msg string, at time.Time) error
