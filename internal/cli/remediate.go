@@ -21,6 +21,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -71,8 +72,12 @@ the issue's key ID; user_inactivepasswords: DeleteLoginProfile.
 
 An issue is acted on only when remediation is on for its kind ("remediation":
 true in config.json, or the kind named with --kind), its account is in
-remediation_accounts (default: all), remediation_retention_period days have
-passed since detection, it is a violation, and it is not whitelisted.
+remediation_accounts (default: all), it is a violation, it is not
+whitelisted, and remediation_retention_period days have passed since the
+violation was reported (delivered on Slack, JIRA or SNS: keywarden report),
+as in Hammer. A kind with "reporting": true is never remediated before its
+owner was told; with reporting off (or no channel configured) the retention
+counts from detection, and the plan says so.
 keywarden's own access key is never deactivated. An account with more
 credentials due than remediation.max_remediations_per_run (default 10) is
 left alone entirely.
@@ -241,13 +246,22 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	}
 	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
 		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Holds: s.exec.Exemptions.Holds}
+	channels := reportingChannels(g, s.cfg)
 	for k, kc := range s.cfg.Kinds {
-		pol.Kinds[k] = remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod}
+		pol.Kinds[k] = remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod,
+			Reporting: kc.Reporting && len(channels) > 0}
+		if kc.Enabled && kc.Reporting && len(channels) == 0 && (kc.Remediation || explicit[k]) {
+			g.logger().Warn("reporting is on for the kind but no channel is configured (slack, jira, sns): its remediation retention counts from detection",
+				"kind", k)
+		}
 	}
 	if f.asOf != "" {
 		sel = issuesAsOf(sel, s.asOf)
 	}
 	plan := remediate.MakePlan(sel, pol, s.asOf)
+	if err := explainNotReported(ctx, s.store, plan); err != nil {
+		return err
+	}
 	outs, err := s.exec.Execute(ctx, plan)
 	outs = append(recon, outs...)
 	g.collect.remediated(outs)
@@ -258,6 +272,77 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		return err
 	}
 	return finish(g.env.Stderr, outs, f.dryRun, "remediate")
+}
+
+// reportingChannels names the report channels the configuration turns on
+// (as report sets them up): a kind with "reporting": true reports only when
+// one is.
+func reportingChannels(g *globals, cfg *config.Config) []string {
+	var out []string
+	sc := cfg.Notify.Slack
+	env := func(name, def string) bool {
+		if name == "" {
+			name = def
+		}
+		return strings.TrimSpace(g.env.Getenv(name)) != ""
+	}
+	if (sc.Set && sc.Enabled) || (!sc.Set && (env("", config.DefaultSlackWebhookURLEnv) || env("", config.DefaultSlackTokenEnv))) {
+		out = append(out, "slack")
+	}
+	if cfg.Notify.Jira.Set && cfg.Notify.Jira.Enabled {
+		out = append(out, "jira")
+	}
+	if cfg.Notify.SNS.Set && cfg.Notify.SNS.Enabled {
+		out = append(out, "sns")
+	}
+	return out
+}
+
+// explainNotReported adds to each "not reported" skip what became of the
+// violation's notices: failing (with the last error), or never planned.
+func explainNotReported(ctx context.Context, st journalStore, plan *remediate.Plan) error {
+	ns, ok := st.(notify.Store)
+	if !ok {
+		return nil
+	}
+	var ids []int64
+	for _, it := range plan.Skipped {
+		if errors.Is(it.Err, remediate.ErrNotReported) && it.Issues[0].Reported == nil {
+			ids = append(ids, it.Issues[0].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ds, err := ns.Deliveries(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("read the notices of unreported issues: %w", err)
+	}
+	byIssue := map[int64][]string{}
+	for _, d := range ds {
+		if d.Event != notify.Violation || !d.State.Live() {
+			continue
+		}
+		s := d.Channel
+		if d.Target != "" {
+			s += " " + d.Target
+		}
+		s += ": " + string(d.State)
+		if d.LastError != "" {
+			s += fmt.Sprintf(" after %d attempt(s), last error: %s", d.Attempts, d.LastError)
+		}
+		byIssue[d.IssueID] = append(byIssue[d.IssueID], s)
+	}
+	for i := range plan.Skipped {
+		it := &plan.Skipped[i]
+		if !errors.Is(it.Err, remediate.ErrNotReported) || it.Issues[0].Reported != nil {
+			continue
+		}
+		if notes := byIssue[it.Issues[0].ID]; len(notes) > 0 {
+			it.Err = fmt.Errorf("%w (%s)", it.Err, strings.Join(notes, "; "))
+		}
+	}
+	return nil
 }
 
 // issuesAsOf returns the issues as they will stand (or stood) at asOf, for
@@ -340,7 +425,7 @@ func reasonCode(err error) string {
 		code string
 	}{
 		{remediate.ErrHeld, "rolled_back"}, {remediate.ErrOverCap, "over_cap"}, {remediate.ErrOwnKey, "own_key"}, {remediate.ErrNotEnabled, "not_enabled"},
-		{remediate.ErrAccountExcluded, "account_excluded"}, {remediate.ErrNotDue, "not_due"},
+		{remediate.ErrAccountExcluded, "account_excluded"}, {remediate.ErrNotDue, "not_due"}, {remediate.ErrNotReported, "not_reported"},
 		{remediate.ErrNotViolation, "not_violation"}, {remediate.ErrWhitelisted, "whitelisted"},
 		{remediate.ErrNoKeyID, "no_key_id"}, {remediate.ErrPending, "pending"}, {remediate.ErrDeclined, "declined"},
 		{remediate.ErrNoLongerQualifies, "no_longer_qualifies"}, {remediate.ErrVerifyFailed, "verify_failed"},

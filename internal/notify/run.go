@@ -48,6 +48,11 @@ type Runner struct {
 	Channels []Channel
 	Log      *slog.Logger
 	AsOf     time.Time
+	// SentAt, when after AsOf, is the time recorded for what is sent (the
+	// deliveries' sent time and the issues' report): a report as of a past
+	// date never backdates a report, from which the remediation retention
+	// counts. The CLI sets it to its clock.
+	SentAt time.Time
 	// DryRun writes every message to Out instead of sending, and changes
 	// nothing in the store.
 	DryRun bool
@@ -286,7 +291,11 @@ func (c *recorder) Sending(ctx context.Context, ns []*Notice) error {
 
 func (c *recorder) Sent(ctx context.Context, ns []*Notice, ref string) error {
 	// The channel has it: record it even if the run is being cancelled.
-	if err := c.keep(c.r.Store.MarkDelivered(context.WithoutCancel(ctx), deliveryIDs(ns), ref, c.r.AsOf)); err != nil {
+	at := c.r.AsOf
+	if c.r.SentAt.After(at) {
+		at = c.r.SentAt
+	}
+	if err := c.keep(c.r.Store.MarkDelivered(context.WithoutCancel(ctx), deliveryIDs(ns), ref, at)); err != nil {
 		return err
 	}
 	for _, n := range ns {

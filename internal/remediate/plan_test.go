@@ -125,3 +125,74 @@ func TestMakePlanHolds(t *testing.T) {
 		}
 	}
 }
+
+// Remediation waits for the report (issue 12): with reporting on for the
+// kind, an issue is due only once its violation was reported, and the
+// retention counts from that report, as Hammer's remediation does (it
+// skips issues whose timestamps.reported is unset and counts
+// remediation_retention_period from it). With reporting off it counts from
+// detection, and the plan says so.
+func TestMakePlanReportGate(t *testing.T) {
+	asOf := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) *time.Time { t := asOf.Add(-d); return &t }
+	cases := []struct {
+		name      string
+		reporting bool
+		retention int
+		detected  time.Duration // before asOf
+		reported  *time.Time
+		stage     policy.Stage
+		wantErr   error  // nil: planned
+		want      string // in the reason (skipped) or Why (planned)
+	}{
+		{"not reported", true, 7, 30 * policy.Day, nil, policy.Violation, ErrNotReported,
+			"not reported: the violation has not been delivered on any channel yet"},
+		{"not reported, retention 0", true, 0, 30 * policy.Day, nil, policy.Violation, ErrNotReported, "not reported"},
+		{"reported 2 days ago", true, 7, 30 * policy.Day, ago(2 * policy.Day), policy.Violation, ErrNotDue,
+			"reported 2 days ago, retention 7 (due 2026-11-30)"},
+		{"day 6: not due", true, 7, 30 * policy.Day, ago(7*policy.Day - time.Second), policy.Violation, ErrNotDue,
+			"reported 6 days ago, retention 7 (due 2026-11-25)"},
+		{"day 7: due", true, 7, 30 * policy.Day, ago(7 * policy.Day), policy.Violation, nil,
+			"; reported 7 days ago, retention 7 (due 2026-11-25)"},
+		{"retention 0: due once reported", true, 0, 0, ago(0), policy.Violation, nil, "reported today, retention 0"},
+		{"detected long ago counts for nothing", true, 7, 400 * policy.Day, ago(policy.Day), policy.Violation, ErrNotDue,
+			"reported 1 day ago, retention 7 (due 2026-12-01)"},
+		{"reported after the plan's date", true, 0, 30 * policy.Day, ago(-policy.Day), policy.Violation, ErrNotReported,
+			"not reported: reported on 2026-11-26, after the plan's date"},
+		{"a warning is no violation", true, 0, 30 * policy.Day, ago(policy.Day), policy.Warning, ErrNotViolation, "not past its deadline"},
+		{"reporting off: not due", false, 7, 2 * policy.Day, nil, policy.Violation, ErrNotDue,
+			"reporting off: retention counts from detection; detected 2 days ago, retention 7 (due 2026-11-30)"},
+		{"reporting off: due", false, 7, 7 * policy.Day, nil, policy.Violation, nil,
+			"reporting off: retention counts from detection; detected 7 days ago, retention 7 (due 2026-11-25)"},
+		{"reporting off: a report changes nothing", false, 7, 7 * policy.Day, ago(0), policy.Violation, nil,
+			"reporting off: retention counts from detection"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			is := issues.Issue{ID: 1, Kind: policy.InactiveKeys, AccountID: "111111111111", Subject: "AKIA1", Status: issues.Open,
+				Stage: c.stage, Details: issues.Details{Username: "u", LastUsed: "2026-01-01T00:00:00Z"}, LimitDays: 90,
+				Detected: asOf.Add(-c.detected), Reported: c.reported}
+			kp := KindPolicy{Enabled: true, RetentionDays: c.retention, Reporting: c.reporting}
+			p := MakePlan([]issues.Issue{is}, Policy{Kinds: map[policy.Kind]KindPolicy{policy.InactiveKeys: kp}}, asOf)
+			if c.wantErr == nil {
+				if len(p.Items) != 1 || len(p.Skipped) != 0 {
+					t.Fatalf("planned %+v, skipped %+v", p.Items, p.Skipped)
+				}
+				if why := p.Items[0].Why(); !strings.Contains(why, c.want) {
+					t.Errorf("why %q, want %q in it", why, c.want)
+				}
+				due, ok := DueAt(&is, kp, asOf)
+				if !ok || !p.Items[0].Due.Equal(due) || asOf.Before(due) {
+					t.Errorf("due %v, DueAt %v %v", p.Items[0].Due, due, ok)
+				}
+				return
+			}
+			if len(p.Items) != 0 || len(p.Skipped) != 1 {
+				t.Fatalf("planned %+v, skipped %+v", p.Items, p.Skipped)
+			}
+			if err := p.Skipped[0].Err; !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("reason %q, want %v with %q", err, c.wantErr, c.want)
+			}
+		})
+	}
+}
