@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type Notice struct {
 	AsOf        time.Time
 	// Delivery is the delivery this notice is for.
 	Delivery *Delivery
+	// RemediationDate is the day keywarden would act on the issue
+	// (RemediationDate), zero when it will not: remediation off for the
+	// kind or account, an exempt or closed issue.
+	RemediationDate time.Time
 }
 
 // Default titles and instructions per kind (aws-iam-sleuth's wording where
@@ -118,6 +123,55 @@ func (n *Notice) Deadline() string {
 		s += " (" + n.Issue.Deadline.UTC().Format("2006-01-02") + ")"
 	}
 	return s
+}
+
+// RemediationDate returns when keywarden would remediate is, as a notice of
+// event ev sent at sentAt tells it, and whether it will at all: only an
+// open, non-exempt issue of a kind whose remediation is on, in one of its
+// remediation accounts, with a known key ID.
+//
+// Hammer writes "now + remediation_retention_period" into the ticket it
+// opens (create_iam_key_inactive_tickets.py) and counts the retention from
+// the report (clean_iam_keys_inactive.py). keywarden's planner does the same
+// (remediate.DueAt: the issue's report of its violation plus the
+// retention), so the date is: for a violation, its report (Issue.Reported,
+// or this notice's sending if it is the first) plus the retention; for a
+// warning, the earliest its violation can be reported (its deadline) plus
+// the retention. Remediation happens on the first run at or after it.
+func RemediationDate(is *issues.Issue, k *config.Kind, ev Event, sentAt time.Time) (time.Time, bool) {
+	switch {
+	case k == nil || !k.Remediation,
+		is.Status != issues.Open || is.Exemption != "",
+		len(k.RemediationAccounts) > 0 && !slices.Contains(k.RemediationAccounts, is.AccountID),
+		is.Kind != policy.InactivePasswords && strings.Contains(is.Subject, "/"):
+		return time.Time{}, false
+	}
+	start := sentAt
+	switch {
+	case ev == Violation && is.Reported != nil && !is.Reported.After(sentAt):
+		start = *is.Reported
+	case ev == Warning && is.Deadline.After(start):
+		start = is.Deadline
+	}
+	due := policy.AddDays(start, k.RemediationRetentionPeriod)
+	if due.Before(is.Deadline) {
+		due = is.Deadline
+	}
+	return due, true
+}
+
+// Remediation says what keywarden will do and when, for people ("" when it
+// will not): "keywarden deactivates it on 2026-12-02 (Auto-Remediation
+// Date)".
+func (n *Notice) Remediation() string {
+	if n.RemediationDate.IsZero() {
+		return ""
+	}
+	what := "deactivates it"
+	if n.Issue.Kind == policy.InactivePasswords {
+		what = "removes it"
+	}
+	return "keywarden " + what + " on " + n.RemediationDate.UTC().Format("2006-01-02") + " (Auto-Remediation Date)"
 }
 
 // Outcome says how a closed or exempt issue ended, for people.

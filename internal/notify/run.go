@@ -14,6 +14,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // Channel is one way of telling people: Slack, JIRA or SNS.
@@ -136,16 +137,30 @@ func (r *Runner) Run(ctx context.Context, list []issues.Issue) ([]Result, error)
 	return results, storeErr
 }
 
+// sentAt is the time recorded for what is sent: AsOf, or SentAt when later.
+func (r *Runner) sentAt() time.Time {
+	if r.SentAt.After(r.AsOf) {
+		return r.SentAt
+	}
+	return r.AsOf
+}
+
 func (r *Runner) notice(is *issues.Issue) Notice {
 	title, text := TitleText(r.Config.Notify, is.Kind)
+	ev := Warning
+	if is.Stage == policy.Violation {
+		ev = Violation
+	}
+	due, _ := RemediationDate(is, r.Config.Kinds[is.Kind], ev, r.sentAt())
 	return Notice{
-		Issue:       *is,
-		AccountName: r.Config.AccountName(is.AccountID),
-		Owner:       r.Config.TicketOwners.For(is.AccountID),
-		DaysLeft:    DaysLeftAt(is.Deadline, r.AsOf, is.DaysLeft),
-		Title:       title,
-		Text:        text,
-		AsOf:        r.AsOf,
+		RemediationDate: due,
+		Issue:           *is,
+		AccountName:     r.Config.AccountName(is.AccountID),
+		Owner:           r.Config.TicketOwners.For(is.AccountID),
+		DaysLeft:        DaysLeftAt(is.Deadline, r.AsOf, is.DaysLeft),
+		Title:           title,
+		Text:            text,
+		AsOf:            r.AsOf,
 	}
 }
 
@@ -291,11 +306,7 @@ func (c *recorder) Sending(ctx context.Context, ns []*Notice) error {
 
 func (c *recorder) Sent(ctx context.Context, ns []*Notice, ref string) error {
 	// The channel has it: record it even if the run is being cancelled.
-	at := c.r.AsOf
-	if c.r.SentAt.After(at) {
-		at = c.r.SentAt
-	}
-	if err := c.keep(c.r.Store.MarkDelivered(context.WithoutCancel(ctx), deliveryIDs(ns), ref, at)); err != nil {
+	if err := c.keep(c.r.Store.MarkDelivered(context.WithoutCancel(ctx), deliveryIDs(ns), ref, c.r.sentAt())); err != nil {
 		return err
 	}
 	for _, n := range ns {

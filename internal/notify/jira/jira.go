@@ -319,17 +319,29 @@ func Description(n *notify.Notice, show bool) string {
 		row("Status", n.Outcome())
 	}
 	row("Detected", is.Detected.UTC().Format(time.RFC3339))
+	if !n.RemediationDate.IsZero() {
+		// As Hammer's tickets state it.
+		fmt.Fprintf(&b, "\n{color:red}*Auto-Remediation Date*: %s{color}\n", n.RemediationDate.UTC().Format("2006-01-02"))
+	}
 	fmt.Fprintf(&b, "\nh3. How to fix\n%s\n\n_Opened by keywarden (issue %d)._", n.Text, is.ID)
 	return b.String()
+}
+
+// remediationNote states the auto-remediation date in a comment.
+func remediationNote(n *notify.Notice) string {
+	if n.RemediationDate.IsZero() {
+		return ""
+	}
+	return " {color:red}*Auto-Remediation Date*: " + n.RemediationDate.UTC().Format("2006-01-02") + "{color}"
 }
 
 // Comment is the comment a notice adds to an existing ticket.
 func Comment(n *notify.Notice, show bool) string {
 	switch n.Event {
 	case notify.Warning:
-		return fmt.Sprintf("Reminder: the %s %s: *%s*.", notify.KeyLabel(&n.Issue, show), n.Problem(), n.Deadline())
+		return fmt.Sprintf("Reminder: the %s %s: *%s*.%s", notify.KeyLabel(&n.Issue, show), n.Problem(), n.Deadline(), remediationNote(n))
 	case notify.Violation:
-		return fmt.Sprintf("Past the deadline: the %s %s: *%s*.", notify.KeyLabel(&n.Issue, show), n.Problem(), n.Deadline())
+		return fmt.Sprintf("Past the deadline: the %s %s: *%s*.%s", notify.KeyLabel(&n.Issue, show), n.Problem(), n.Deadline(), remediationNote(n))
 	case notify.Remediated:
 		return fmt.Sprintf("The %s was %s. Closing.", notify.KeyLabel(&n.Issue, show), n.Outcome())
 	case notify.Resolved:

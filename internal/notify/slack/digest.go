@@ -176,7 +176,11 @@ func Line(n *notify.Notice, showKeyIDs bool) string {
 	head := fmt.Sprintf("• %s in %s: %s", who, escape(n.Account()), cred)
 	switch n.Event {
 	case notify.Warning, notify.Violation:
-		return head + " " + n.Problem() + ": *" + n.Deadline() + "*"
+		line := head + " " + n.Problem() + ": *" + n.Deadline() + "*"
+		if rem := n.Remediation(); rem != "" {
+			line += "; " + rem
+		}
+		return line
 	}
 	return head + " " + escape(n.Outcome())
 }
