@@ -248,8 +248,12 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Holds: s.exec.Exemptions.Holds}
 	channels := reportingChannels(g, s.cfg)
 	for k, kc := range s.cfg.Kinds {
-		pol.Kinds[k] = remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod,
+		kp := remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod,
 			Reporting: kc.Reporting && len(channels) > 0}
+		if kp.Reporting && kc.Remediation && slices.Contains(channels, "slack") {
+			kp.WarningDays = s.cfg.Notify.Slack.RemediationWarningDays
+		}
+		pol.Kinds[k] = kp
 		if kc.Enabled && kc.Reporting && len(channels) == 0 && (kc.Remediation || explicit[k]) {
 			g.logger().Warn("reporting is on for the kind but no channel is configured (slack, jira, sns): its remediation retention counts from detection",
 				"kind", k)
@@ -257,6 +261,9 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	}
 	if f.asOf != "" {
 		sel = issuesAsOf(sel, s.asOf)
+	}
+	if pol.Warned, err = firstRemediationWarnings(ctx, s.store, sel); err != nil {
+		return err
 	}
 	plan := remediate.MakePlan(sel, pol, s.asOf)
 	if err := explainNotReported(ctx, s.store, plan); err != nil {
@@ -296,6 +303,33 @@ func reportingChannels(g *globals, cfg *config.Config) []string {
 		out = append(out, "sns")
 	}
 	return out
+}
+
+// firstRemediationWarnings reads when the first remediation warning of each
+// issue was sent (slack.remediation_warning_days).
+func firstRemediationWarnings(ctx context.Context, st journalStore, list []issues.Issue) (map[int64]time.Time, error) {
+	ns, ok := st.(notify.Store)
+	if !ok || len(list) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(list))
+	for i := range list {
+		ids[i] = list[i].ID
+	}
+	ds, err := ns.Deliveries(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the remediation warnings: %w", err)
+	}
+	out := map[int64]time.Time{}
+	for _, d := range ds {
+		if d.Event != notify.RemediationWarning || d.State != notify.Sent || d.SentAt == nil {
+			continue
+		}
+		if t, ok := out[d.IssueID]; !ok || d.SentAt.Before(t) {
+			out[d.IssueID] = *d.SentAt
+		}
+	}
+	return out, nil
 }
 
 // explainNotReported adds to each "not reported" skip what became of the

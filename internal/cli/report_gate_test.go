@@ -219,3 +219,73 @@ func TestRunReportsBeforeRemediating(t *testing.T) {
 		wantMutations(t, w.srv, bobDeactivated)
 	})
 }
+
+// slack.remediation_warning_days (Hammer's): the owner is warned on Slack
+// at each stage before keywarden acts ("will be deactivated on DATE"), and
+// nothing is remediated before a warning was sent; when the runs missed
+// the stages, the late warning gives the nearest stage's days before
+// acting.
+func TestRemediationWarningDays(t *testing.T) {
+	slackCfg := `"slack": {"enabled": true, "remediation_warning_days": [3, "1"]}`
+	t.Run("on schedule", func(t *testing.T) {
+		w := newWorld(t, gateConfig(true, 7, slackCfg))
+		w.srv.AddAccount(seedBob())
+		hook := newWebhook(t)
+		env := map[string]string{"KEYWARDEN_SLACK_WEBHOOK_URL": hook.URL + "/services/T0/B0/X"}
+		w.mustAt(asOf, env, 0, "scan", "-o", "json")
+		w.mustAt(asOf, env, 0, "report")
+		r := w.mustAt(asOf, env, 0, "remediate", "--dry-run", "--as-of", asOf.Add(7*24*time.Hour).Format(time.RFC3339), "-o", "json")
+		wantOutcome(t, r, "skipped", "not_due", "reported 7 days ago, retention 7 (due 2026-12-02); no remediation warning sent yet")
+		texts := func() []string {
+			_, ps := hook.got()
+			var out []string
+			for _, p := range ps {
+				b, _ := json.Marshal(p)
+				out = append(out, string(b))
+			}
+			return out
+		}
+		steps := []struct {
+			day      int
+			payloads int
+		}{{1, 1}, {4, 2}, {5, 2}, {6, 3}}
+		for _, st := range steps {
+			w.mustAt(asOf.Add(time.Duration(st.day)*24*time.Hour), env, 0, "report")
+			if got := texts(); len(got) != st.payloads {
+				t.Fatalf("day %d: %d slack messages, want %d:\n%s", st.day, len(got), st.payloads, strings.Join(got, "\n"))
+			}
+		}
+		got := texts()
+		for _, i := range []int{1, 2} {
+			if !strings.Contains(got[i], "To be remediated") || !strings.Contains(got[i], "will be deactivated on 2026-12-02") {
+				t.Errorf("warning %d does not say when:\n%s", i, got[i])
+			}
+		}
+		r = w.mustAt(asOf.Add(7*24*time.Hour-time.Minute), env, 0, "remediate", "--yes", "-o", "json")
+		wantOutcome(t, r, "skipped", "not_due", "reported 6 days ago, retention 7 (due 2026-12-02)")
+		wantMutations(t, w.srv)
+		r = w.mustAt(asOf.Add(7*24*time.Hour), env, 0, "remediate", "--yes", "-o", "json")
+		wantOutcome(t, r, "remediated", "")
+		wantMutations(t, w.srv, bobDeactivated)
+	})
+	t.Run("late warning", func(t *testing.T) {
+		w := newWorld(t, gateConfig(true, 7, slackCfg))
+		w.srv.AddAccount(seedBob())
+		hook := newWebhook(t)
+		env := map[string]string{"KEYWARDEN_SLACK_WEBHOOK_URL": hook.URL + "/services/T0/B0/X"}
+		w.mustAt(asOf, env, 0, "run")
+		// No run for a week: the next one warns (the nearest stage, 1 day)
+		// and acts a day later, not at once.
+		day7 := asOf.Add(7 * 24 * time.Hour)
+		r := w.mustAt(day7, env, 0, "run", "--details", "-o", "json")
+		wantOutcome(t, r, "skipped", "not_due", "first warned today, 1 day before acting (due 2026-12-03)")
+		_, ps := hook.got()
+		if b, _ := json.Marshal(ps[len(ps)-1]); len(ps) != 2 || !strings.Contains(string(b), "will be deactivated on 2026-12-03") {
+			t.Errorf("late warning (%d messages):\n%s", len(ps), b)
+		}
+		wantMutations(t, w.srv)
+		r = w.mustAt(day7.Add(24*time.Hour), env, 0, "run", "--details", "-o", "json")
+		wantOutcome(t, r, "remediated", "")
+		wantMutations(t, w.srv, bobDeactivated)
+	})
+}

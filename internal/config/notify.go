@@ -53,6 +53,11 @@ type Slack struct {
 	DefaultChannel     string
 	NotifyDefaultOwner bool
 	ShowKeyIDs         bool
+	// RemediationWarningDays is Hammer's slack.remediation_warning_days:
+	// the days before a remediation on which the owner is warned ("will be
+	// deactivated on DATE"); with any set, nothing is remediated before a
+	// warning was sent.
+	RemediationWarningDays []int
 }
 
 // Jira is the "jira" section (Hammer's enabled, server, issue_type,
@@ -107,7 +112,7 @@ var notifyKindKeys = []string{"warning_interval_days", "notification_title", "no
 
 var (
 	slackKeys = []string{"enabled", "webhook_url_env", "token_env", "api_url", "default_channel",
-		"notify_default_owner", "show_key_ids"}
+		"notify_default_owner", "show_key_ids", "remediation_warning_days"}
 	hammerSlackKeys = []string{"channels", "ignore"}
 	jiraKeys        = []string{"enabled", "server", "user", "token_env", "issue_type", "done_transition",
 		"link_type", "labels", "text_field_character_limit", "show_key_ids"}
@@ -153,6 +158,8 @@ func (l *loader) notifySection(name string, v *jvalue) {
 				s.NotifyDefaultOwner, _ = l.boolean(f, key, m.val)
 			case "show_key_ids":
 				s.ShowKeyIDs, _ = l.boolean(f, key, m.val)
+			case "remediation_warning_days":
+				s.RemediationWarningDays = l.dayList(key, m.val)
 			default:
 				if !slices.Contains(hammerSlackKeys, m.key) {
 					l.notifyUnknown(key, m.key, slackKeys)
@@ -312,6 +319,37 @@ func (l *loader) httpURL(key string, v *jvalue) string {
 		return ""
 	}
 	return s
+}
+
+// dayList reads a list of day counts (Hammer's remediation_warning_days):
+// a list of numbers (or of Hammer's "3" strings), or one number.
+func (l *loader) dayList(key string, v *jvalue) []int {
+	const fix = "write a list of days, e.g. [7, 3, 1]"
+	var items []*jvalue
+	switch v.t {
+	case jNull:
+		return nil
+	case jArray:
+		items = v.arr
+	case jNumber, jString:
+		items = []*jvalue{v}
+	default:
+		l.add(ConfigFile, key, v.String()+" is not a list of days", fix)
+		return nil
+	}
+	var out []int
+	for _, e := range items {
+		n, ok := l.days(ConfigFile, key, e, fix)
+		if !ok {
+			continue
+		}
+		if n < 0 {
+			l.add(ConfigFile, key, e.String()+" is negative", fix)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // strings reads a list of strings.

@@ -14,7 +14,10 @@
 //     that is history, not news, e.g. when reporting is first turned on);
 //   - resolved, whitelisted: once, and only on a channel that announced the
 //     issue before (nobody needs to hear that an issue they never heard of
-//     went away).
+//     went away);
+//   - remediation_warning: on Slack, a reported violation keywarden will
+//     remediate, once per stage of slack.remediation_warning_days as its
+//     date nears (PlanRemediationWarning).
 //
 // # Delivery state and crash safety
 //
@@ -54,6 +57,10 @@ const (
 	Remediated  Event = "remediated"
 	Resolved    Event = "resolved"
 	Whitelisted Event = "whitelisted"
+	// RemediationWarning: keywarden will act on a reported violation soon
+	// ("will be deactivated on DATE"), on Slack, once per stage of Hammer's
+	// slack.remediation_warning_days (Seq is the stage's days before).
+	RemediationWarning Event = "remediation_warning"
 )
 
 // Closing reports whether the event ends the issue's story.

@@ -174,6 +174,16 @@ func (n *Notice) Remediation() string {
 	return "keywarden " + what + " on " + n.RemediationDate.UTC().Format("2006-01-02") + " (Auto-Remediation Date)"
 }
 
+// RemediationWarning is what a remediation warning says: "will be
+// deactivated on 2026-12-02" ("will be removed" for a password).
+func (n *Notice) RemediationWarning() string {
+	what := "deactivated"
+	if n.Issue.Kind == policy.InactivePasswords {
+		what = "removed"
+	}
+	return "will be " + what + " on " + n.RemediationDate.UTC().Format("2006-01-02")
+}
+
 // Outcome says how a closed or exempt issue ended, for people.
 func (n *Notice) Outcome() string {
 	is := &n.Issue

@@ -180,6 +180,10 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 	for i := range list {
 		is := &list[i]
 		base := r.notice(is)
+		stages := r.remediationWarnings()
+		if len(stages) > 0 && !base.RemediationDate.IsZero() {
+			base.RemediationDate = RemediationWarningDate(base.RemediationDate, firstWarned(byIssue[rowKey{is.ID, "slack", ""}]), stages, r.sentAt())
+		}
 		targets, why := ch.Targets(&base)
 		if len(targets) == 0 && !is.Status.Closed() {
 			r.Log.Warn("notice routed nowhere", "channel", name, "issue", is.ID, "account", is.AccountID, "reason", why)
@@ -188,6 +192,12 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 		for _, t := range targets {
 			routed[t] = true
 			due := Plan(is, rows[rowKey{is.ID, name, t}], r.Config.Notify.WarningInterval(is.Kind), r.AsOf)
+			if name == "slack" && len(stages) > 0 {
+				rdue, ok := RemediationDate(is, r.Config.Kinds[is.Kind], Violation, r.sentAt())
+				rw := PlanRemediationWarning(is, rows[rowKey{is.ID, name, t}], stages, rdue, ok, r.AsOf)
+				due.Events, due.Seqs = append(due.Events, rw.Events...), append(due.Seqs, rw.Seqs...)
+				due.Retry, due.Cancel = append(due.Retry, rw.Retry...), append(due.Cancel, rw.Cancel...)
+			}
 			cancel = append(cancel, due.Cancel...)
 			for _, d := range due.Retry {
 				n := base
@@ -258,7 +268,30 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 	return res, nil
 }
 
-var eventOrder = map[Event]int{Warning: 0, Violation: 1, Remediated: 2, Resolved: 3, Whitelisted: 4}
+var eventOrder = map[Event]int{Warning: 0, Violation: 1, RemediationWarning: 2, Remediated: 3, Resolved: 4, Whitelisted: 5}
+
+// remediationWarnings are the stages of slack.remediation_warning_days when
+// Slack is one of the channels (Hammer warns on Slack), else none.
+func (r *Runner) remediationWarnings() []int {
+	for _, c := range r.Channels {
+		if c.Name() == "slack" {
+			return r.Config.Notify.Slack.RemediationWarningDays
+		}
+	}
+	return nil
+}
+
+// firstWarned is when the first remediation warning among ds was sent, nil
+// when none was.
+func firstWarned(ds []*Delivery) *time.Time {
+	var first *time.Time
+	for _, d := range ds {
+		if d.Event == RemediationWarning && d.State == Sent && d.SentAt != nil && (first == nil || d.SentAt.Before(*first)) {
+			first = d.SentAt
+		}
+	}
+	return first
+}
 
 func sortNotices(ns []*Notice) {
 	sort.SliceStable(ns, func(i, j int) bool {

@@ -33,6 +33,11 @@ type KindPolicy struct {
 	// first delivery of the violation on any channel) and the retention
 	// counts from that report. Off, it counts from detection.
 	Reporting bool
+	// WarningDays are Hammer's slack.remediation_warning_days, when the
+	// owner is warned on Slack before keywarden acts: then an issue is due
+	// only once a remediation warning was sent (Policy.Warned), and no
+	// sooner than the nearest stage's days after the first one.
+	WarningDays []int
 }
 
 // RetentionStart is when the issue's retention counts from as of asOf: the
@@ -72,6 +77,25 @@ func retentionNote(kp KindPolicy, start, due, asOf time.Time) string {
 	return fmt.Sprintf("%s%s %s, retention %d (due %s)", prefix, what, daysAgo(start, asOf), kp.RetentionDays, due.UTC().Format("2006-01-02"))
 }
 
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}
+
+// leastStage is the nearest warning stage (fewest days before acting), -1
+// when there is none.
+func leastStage(stages []int) int {
+	least := -1
+	for _, w := range stages {
+		if w >= 0 && (least < 0 || w < least) {
+			least = w
+		}
+	}
+	return least
+}
+
 // daysAgo says how long before asOf t was, in whole days: "today", "1 day
 // ago", "9 days ago" ("on DATE" when t is after asOf).
 func daysAgo(t, asOf time.Time) string {
@@ -102,6 +126,9 @@ type Policy struct {
 	// Holds are the rollback holds (LoadHolds): a key on hold is exempt
 	// until its hold ends, and no longer once it has.
 	Holds policy.Holds
+	// Warned is when the first remediation warning of each issue (by ID) was
+	// sent (notify.RemediationWarning), for kinds with WarningDays.
+	Warned map[int64]time.Time
 }
 
 // Item is one credential to act on, with the issues it remediates.
@@ -263,6 +290,18 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 		}
 		due := policy.AddDays(start, kp.RetentionDays)
 		note := retentionNote(kp, start, due, asOf)
+		if least := leastStage(kp.WarningDays); kp.Reporting && least >= 0 {
+			warned, ok := p.Warned[is.ID]
+			if !ok || warned.After(asOf) {
+				skip(is, fmt.Errorf("%w: %s; no remediation warning sent yet (slack.remediation_warning_days %v: the owner is warned first)",
+					ErrNotDue, note, kp.WarningDays))
+				continue
+			}
+			if w := policy.AddDays(warned, least); w.After(due) {
+				due = w
+				note += fmt.Sprintf("; first warned %s, %s before acting (due %s)", daysAgo(warned, asOf), days(least), due.UTC().Format("2006-01-02"))
+			}
+		}
 		if asOf.Before(due) {
 			skip(is, fmt.Errorf("%w: %s", ErrNotDue, note))
 			continue

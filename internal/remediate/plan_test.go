@@ -196,3 +196,54 @@ func TestMakePlanReportGate(t *testing.T) {
 		})
 	}
 }
+
+// slack.remediation_warning_days: with warning stages, nothing is due
+// before the owner was warned, and no sooner than the nearest stage after
+// the first warning.
+func TestMakePlanRemediationWarning(t *testing.T) {
+	asOf := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	reported := asOf.Add(-7 * policy.Day)
+	is := issues.Issue{ID: 1, Kind: policy.InactiveKeys, AccountID: "111111111111", Subject: "AKIA1", Status: issues.Open,
+		Stage: policy.Violation, Details: issues.Details{Username: "u"}, Detected: reported, Reported: &reported}
+	cases := []struct {
+		name    string
+		kp      KindPolicy
+		warned  *time.Time
+		wantErr error
+		want    string
+	}{
+		{"no stages", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true}, nil, nil, "reported 7 days ago"},
+		{"not warned", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, nil, ErrNotDue,
+			"reported 7 days ago, retention 7 (due 2026-11-25); no remediation warning sent yet (slack.remediation_warning_days [3 1]"},
+		{"warned on time", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, ptr(asOf.Add(-3 * policy.Day)), nil,
+			"reported 7 days ago, retention 7 (due 2026-11-25)"},
+		{"warned late", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, ptr(asOf.Add(-time.Hour)), ErrNotDue,
+			"first warned today, 1 day before acting (due 2026-11-26)"},
+		{"warned late, a day ago", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, ptr(asOf.Add(-policy.Day)), nil,
+			"reported 7 days ago, retention 7 (due 2026-11-25)"}, // warned + 1 day is now: due
+		{"warned after the plan's date", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{1}}, ptr(asOf.Add(time.Hour)), ErrNotDue,
+			"no remediation warning sent yet"},
+		{"reporting off: no warning", KindPolicy{Enabled: true, RetentionDays: 7, WarningDays: []int{1}}, nil, nil, "reporting off"},
+	}
+	for _, c := range cases {
+		pol := Policy{Kinds: map[policy.Kind]KindPolicy{policy.InactiveKeys: c.kp}}
+		if c.warned != nil {
+			pol.Warned = map[int64]time.Time{1: *c.warned}
+		}
+		p := MakePlan([]issues.Issue{is}, pol, asOf)
+		switch {
+		case c.wantErr == nil && len(p.Items) == 1:
+			if why := p.Items[0].Why(); !strings.Contains(why, c.want) {
+				t.Errorf("%s: why %q, want %q", c.name, why, c.want)
+			}
+		case c.wantErr != nil && len(p.Skipped) == 1:
+			if err := p.Skipped[0].Err; !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %v, want %v with %q", c.name, err, c.wantErr, c.want)
+			}
+		default:
+			t.Errorf("%s: planned %+v skipped %+v", c.name, p.Items, p.Skipped)
+		}
+	}
+}
+
+func ptr(t time.Time) *time.Time { return &t }
