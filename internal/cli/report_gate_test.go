@@ -4,11 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/keywarden/keywarden/internal/awstest"
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/issues/dynamodb"
+	"github.com/keywarden/keywarden/internal/issues/dynamodb/dynamotest"
 	"github.com/keywarden/keywarden/internal/notify/jira/jiratest"
 )
 
@@ -288,4 +296,42 @@ func TestRemediationWarningDays(t *testing.T) {
 		wantOutcome(t, r, "remediated", "")
 		wantMutations(t, w.srv, bobDeactivated)
 	})
+}
+
+// The gate on Hammer's tables (store.type dynamodb on dynalite), with SNS on
+// the loopback AWS server as the channel: a failing Publish keeps the
+// violation unreported (timestamps.reported unset, nothing remediated);
+// once published, the row's reported time is the report and the retention
+// counts from it.
+func TestRemediationWaitsForTheReportDynamoDB(t *testing.T) {
+	ep := dynamotest.Endpoint(t)
+	prefix := fmt.Sprintf("gate%d-%d-", time.Now().UnixNano()%1_000_000, dynamoSeq.Add(1))
+	topic := "arn:aws:sns:us-east-1:111111111111:keywarden"
+	w := newWorld(t, gateConfig(true, 7, `"store": {"type": "dynamodb", "endpoint": "`+ep+`", "table_prefix": "`+prefix+`", "create_tables": true},
+  "sns": {"topic_arn": "`+topic+`"}`))
+	w.srv.AddAccount(seedBob())
+	w.srv.AddTopic(topic)
+	w.mustAt(asOf, nil, 0, "scan", "-o", "json")
+	w.srv.Inject(awstest.Fault{Action: "Publish", Code: "InternalError", Status: 500, Times: 100})
+	w.mustAt(asOf, nil, 1, "report")
+	w.srv.ClearFaults()
+	r := w.mustAt(asOf, nil, 0, "remediate", "--dry-run", "--as-of", asOf.Add(30*24*time.Hour).Format(time.RFC3339), "-o", "json")
+	wantOutcome(t, r, "skipped", "not_reported", "not reported", "sns: pending after")
+	reported := asOf.Add(24 * time.Hour)
+	w.mustAt(reported, nil, 0, "report")
+	client := ddb.New(ddb.Options{BaseEndpoint: aws.String(ep), Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	st, err := dynamodb.New(context.Background(), client, dynamodb.Options{TablePrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.List(context.Background(), issues.Filter{})
+	if err != nil || len(list) != 1 || list[0].Reported == nil || !list[0].Reported.Equal(reported) {
+		t.Fatalf("issues after the report (timestamps.reported should be the report, %s): %+v %v", reported, list, err)
+	}
+	r = w.mustAt(reported, nil, 0, "remediate", "--dry-run", "--as-of", reported.Add(6*24*time.Hour).Format(time.RFC3339), "-o", "json")
+	wantOutcome(t, r, "skipped", "not_due", "reported 6 days ago, retention 7 (due 2026-12-03)")
+	r = w.mustAt(reported.Add(7*24*time.Hour), nil, 0, "remediate", "--yes", "-o", "json")
+	wantOutcome(t, r, "remediated", "")
+	wantMutations(t, w.srv, bobDeactivated)
 }
