@@ -195,8 +195,10 @@ func TestRemediationReportingOffCountsFromDetection(t *testing.T) {
 // Slack notice states the date); when the report fails, it is not.
 func TestRunReportsBeforeRemediating(t *testing.T) {
 	t.Run("report sent", func(t *testing.T) {
-		w := newWorld(t, gateConfig(true, 0, ""))
+		topic := "arn:aws:sns:us-east-1:111111111111:keywarden"
+		w := newWorld(t, gateConfig(true, 0, `"sns": {"topic_arn": "`+topic+`"}`))
 		w.srv.AddAccount(seedBob())
+		w.srv.AddTopic(topic)
 		hook := newWebhook(t)
 		env := map[string]string{"KEYWARDEN_SLACK_WEBHOOK_URL": hook.URL + "/services/T0/B0/X"}
 		r := w.mustAt(asOf, env, 0, "run", "--details", "-o", "json")
@@ -206,6 +208,9 @@ func TestRunReportsBeforeRemediating(t *testing.T) {
 		}
 		if body, _ := json.Marshal(payloads[0]); !strings.Contains(string(body), "keywarden deactivates it on 2026-11-25 (Auto-Remediation Date)") {
 			t.Errorf("the notice does not state the remediation date:\n%s", body)
+		}
+		if pub := w.srv.Published(); len(pub) != 1 || !strings.Contains(pub[0].Message, `"remediation_date":"2026-11-25T12:00:00Z"`) {
+			t.Errorf("the SNS notice does not state the remediation date: %+v", pub)
 		}
 		wantOutcome(t, r, "remediated", "")
 		wantMutations(t, w.srv, bobDeactivated)
@@ -319,6 +324,9 @@ func TestRemediationWaitsForTheReportDynamoDB(t *testing.T) {
 	wantOutcome(t, r, "skipped", "not_reported", "not reported", "sns: pending after")
 	reported := asOf.Add(24 * time.Hour)
 	w.mustAt(reported, nil, 0, "report")
+	if pub := w.srv.Published(); len(pub) != 1 || !strings.Contains(pub[0].Message, `"remediation_date":"2026-12-03T12:00:00Z"`) {
+		t.Errorf("the SNS notice does not state the remediation date: %+v", pub)
+	}
 	client := ddb.New(ddb.Options{BaseEndpoint: aws.String(ep), Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
 	st, err := dynamodb.New(context.Background(), client, dynamodb.Options{TablePrefix: prefix})
