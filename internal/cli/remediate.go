@@ -59,6 +59,9 @@ type remediateFlags struct {
 	kinds    []string
 	accounts []string
 	issueIDs []int64
+	// afterDryReport: run --dry-run's remediate step, after a report that
+	// sent nothing (hidden).
+	afterDryReport bool
 }
 
 func newRemediateCmd(g *globals) *cobra.Command {
@@ -105,6 +108,8 @@ Acting is always on the present: --as-of without --dry-run is refused.`,
 	fl.StringSliceVar(&f.kinds, "kind", nil, "only these kinds; naming a kind turns its remediation on for this run (other guards still apply)")
 	fl.StringSliceVar(&f.accounts, "account", nil, "only these account IDs")
 	fl.Int64SliceVar(&f.issueIDs, "issue", nil, "only these issue IDs")
+	fl.BoolVar(&f.afterDryReport, "after-dry-report", false, "the plan follows a report that was a dry run (keywarden run --dry-run)")
+	_ = fl.MarkHidden("after-dry-report")
 	return cmd
 }
 
@@ -266,7 +271,7 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		return err
 	}
 	plan := remediate.MakePlan(sel, pol, s.asOf)
-	if err := explainNotReported(ctx, s.store, plan); err != nil {
+	if err := explainNotReported(ctx, s.store, plan, f.afterDryReport); err != nil {
 		return err
 	}
 	outs, err := s.exec.Execute(ctx, plan)
@@ -334,7 +339,14 @@ func firstRemediationWarnings(ctx context.Context, st journalStore, list []issue
 
 // explainNotReported adds to each "not reported" skip what became of the
 // violation's notices: failing (with the last error), or never planned.
-func explainNotReported(ctx context.Context, st journalStore, plan *remediate.Plan) error {
+func explainNotReported(ctx context.Context, st journalStore, plan *remediate.Plan, afterDryReport bool) error {
+	if afterDryReport {
+		for i := range plan.Skipped {
+			if it := &plan.Skipped[i]; errors.Is(it.Err, remediate.ErrNotReported) {
+				it.Err = fmt.Errorf("%w; this run's report was a dry run: a real run reports it first and counts the retention from that report", it.Err)
+			}
+		}
+	}
 	ns, ok := st.(notify.Store)
 	if !ok {
 		return nil

@@ -84,7 +84,11 @@ func (w *world) mustAt(now time.Time, env map[string]string, want int, args ...s
 // bobOutcome is the remediate JSON line of bob's key.
 func bobOutcome(t *testing.T, r result) map[string]any {
 	t.Helper()
-	for _, m := range jsonLines(t, r.stdout) {
+	for _, line := range strings.Split(r.stdout, "\n") {
+		var m map[string]any
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &m) != nil {
+			continue // run --details --dry-run: the report's preview
+		}
 		if m["user"] == "bob" && m["op"] != nil { // a remediate outcome, not a finding
 			return m
 		}
@@ -214,6 +218,19 @@ func TestRunReportsBeforeRemediating(t *testing.T) {
 		}
 		wantOutcome(t, r, "remediated", "")
 		wantMutations(t, w.srv, bobDeactivated)
+	})
+	t.Run("dry run", func(t *testing.T) {
+		w := newWorld(t, gateConfig(true, 0, ""))
+		w.srv.AddAccount(seedBob())
+		hook := newWebhook(t)
+		env := map[string]string{"KEYWARDEN_SLACK_WEBHOOK_URL": hook.URL + "/services/T0/B0/X"}
+		w.mustAt(asOf, env, 0, "scan", "-o", "json") // a dry run tracks nothing: the issue comes from a scan
+		r := w.mustAt(asOf, env, 0, "run", "--dry-run", "--details", "-o", "json")
+		wantOutcome(t, r, "skipped", "not_reported", "this run's report was a dry run: a real run reports it first")
+		if n, _ := hook.got(); n != 0 {
+			t.Errorf("a dry run sent %d slack messages", n)
+		}
+		wantMutations(t, w.srv)
 	})
 	t.Run("report failed", func(t *testing.T) {
 		w := newWorld(t, gateConfig(true, 0, ""))

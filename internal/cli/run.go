@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -290,6 +291,9 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCol
 		args := append(append([]string{}, aws...), "--yes")
 		if f.dryRun {
 			args = append(append(args, "--dry-run"), common...)
+			if slices.Contains(sum.Steps, "report") {
+				args = append(args, "--after-dry-report")
+			}
 		}
 		stepErr("remediate", runStep(ctx, newRemediateCmd(&sub), args))
 		for _, o := range c.outcomes {
