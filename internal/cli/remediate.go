@@ -292,13 +292,11 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 func reportingChannels(g *globals, cfg *config.Config) []string {
 	var out []string
 	sc := cfg.Notify.Slack
-	env := func(name, def string) bool {
-		if name == "" {
-			name = def
-		}
-		return strings.TrimSpace(g.env.Getenv(name)) != ""
-	}
-	if (sc.Set && sc.Enabled) || (!sc.Set && (env("", config.DefaultSlackWebhookURLEnv) || env("", config.DefaultSlackTokenEnv))) {
+	set := func(name string) bool { return strings.TrimSpace(g.env.Getenv(name)) != "" }
+	// Without a "slack" section Slack is on when one of its variables is
+	// set; with one, unless "enabled": false (a missing variable is then an
+	// error of the report, and the violations stay unreported).
+	if (sc.Set && sc.Enabled) || (!sc.Set && (set(config.DefaultSlackWebhookURLEnv) || set(config.DefaultSlackTokenEnv))) {
 		out = append(out, "slack")
 	}
 	if cfg.Notify.Jira.Set && cfg.Notify.Jira.Enabled {
