@@ -28,6 +28,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/cli"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -154,6 +155,7 @@ func run(nAccounts, nUsers int, latency time.Duration, concurrency int, poll tim
 	if err != nil {
 		return err
 	}
+	awsguard.Install(&ac, awsguard.Options{}) // as the CLI's clients: the same checks cost the same
 	sess := &accounts.Sessions{Main: ac}
 	rules := []policy.Rule{
 		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 10},

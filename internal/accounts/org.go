@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -99,13 +100,18 @@ type Discovered struct {
 // credentials of the management account or a delegated administrator.
 func Discover(ctx context.Context, c OrgLister, f Filter) (*Discovered, error) {
 	out := &Discovered{}
+	listed := 0
 	p := organizations.NewListAccountsPaginator(c, &organizations.ListAccountsInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("discover organization accounts (organizations list-accounts; run with the management account's credentials or a delegated administrator's): %w", err)
 		}
+		listed += len(page.Accounts)
 		for _, a := range page.Accounts {
+			if a.Id == nil {
+				return nil, errors.New("discover organization accounts: organizations list-accounts answered an account without Id: the answer is incomplete; retry")
+			}
 			acct := inventory.Account{ID: aws.ToString(a.Id), Name: aws.ToString(a.Name)}
 			if st := status(a); st != "ACTIVE" {
 				out.Inactive = append(out.Inactive, fmt.Sprintf("%s (%s): %s", acct.ID, acct.Name, st))
@@ -117,6 +123,11 @@ func Discover(ctx context.Context, c OrgLister, f Filter) (*Discovered, error) {
 			}
 			out.Accounts = append(out.Accounts, acct)
 		}
+	}
+	if listed == 0 {
+		// An organization holds at least its management account: an
+		// empty list is a broken answer, not an organization to skip.
+		return nil, errors.New("discover organization accounts: organizations list-accounts listed no account, not even the management account: the answer is incomplete; retry")
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,12 @@ func newConfigCmd(g *globals) *cobra.Command {
 	validate := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check config.json, whitelist.json and ticket_owners.json; list every problem",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `validate reads the three files and prints, in this order: every error
+(the configuration cannot be used), every warning (it can, but something in
+it has no effect, such as a routing entry that never matches), then on one
+line the settings of Hammer's that keywarden ignores, then a summary of the
+checks. It exits 1 only when there is an error.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := g.configDir
 			if len(args) == 1 {
@@ -25,34 +31,56 @@ func newConfigCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("read configuration in %s: %w", dir, err)
 			}
 			w := g.env.Stdout
+			for _, p := range probs {
+				fmt.Fprintln(w, "error: "+p.String())
+			}
 			if cfg != nil {
-				for _, k := range policy.Kinds {
-					s, ok := cfg.Kinds[k]
-					switch {
-					case !ok:
-						fmt.Fprintf(w, "%-24s not configured\n", k)
-					case !s.Enabled:
-						fmt.Fprintf(w, "%-24s disabled\n", k)
-					default:
-						fmt.Fprintf(w, "%-24s enabled: limit %d days, warning %d days before, reporting %v, remediation %v\n",
-							k, s.LimitDays, s.WarningDays, s.Reporting, s.Remediation)
-					}
+				for _, p := range cfg.Warnings {
+					fmt.Fprintln(w, "warning: "+p.String())
 				}
-				fmt.Fprintf(w, "accounts: %d configured\n", len(cfg.AWS.Accounts))
-				for _, s := range cfg.Ignored {
-					fmt.Fprintf(w, "section %s: not handled by keywarden (ignored)\n", s)
+				if line := cfg.IgnoredLine(); line != "" {
+					fmt.Fprintf(w, "ignored (%s): %s\n", config.IgnoredReason, line)
 				}
+				configSummary(w, cfg)
 			}
 			if len(probs) > 0 {
-				for _, p := range probs {
-					fmt.Fprintln(g.env.Stderr, p.String())
-				}
 				return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("%s: %d problem(s) found", dir, len(probs))}
 			}
-			fmt.Fprintf(w, "%s: configuration is valid\n", dir)
+			switch n := len(cfg.Warnings); n {
+			case 0:
+				fmt.Fprintf(w, "%s: configuration is valid\n", dir)
+			default:
+				fmt.Fprintf(w, "%s: configuration is valid, with %d warning(s)\n", dir, n)
+			}
 			return nil
 		},
 	}
 	cmd.AddCommand(validate)
 	return cmd
+}
+
+// configSummary prints what the configuration does: each check, the accounts, the
+// roles assumed.
+func configSummary(w io.Writer, cfg *config.Config) {
+	for _, k := range policy.Kinds {
+		s, ok := cfg.Kinds[k]
+		switch {
+		case !ok:
+			fmt.Fprintf(w, "%-24s not configured\n", k)
+		case !s.Enabled:
+			fmt.Fprintf(w, "%-24s disabled\n", k)
+		default:
+			fmt.Fprintf(w, "%-24s enabled: limit %d days, warning %d days before, reporting %v, remediation %v\n",
+				k, s.LimitDays, s.WarningDays, s.Reporting, s.Remediation)
+		}
+	}
+	fmt.Fprintf(w, "accounts: %d configured\n", len(cfg.AWS.Accounts))
+	fmt.Fprintf(w, "roles assumed: %s to scan, %s to remediate\n", cfg.AWS.ScanRole(), cfg.AWS.RemediationRole())
+}
+
+// warnConfig writes the configuration's warnings to w.
+func warnConfig(w io.Writer, cfg *config.Config) {
+	for _, p := range cfg.Warnings {
+		fmt.Fprintln(w, "warning: "+p.String())
+	}
 }

@@ -38,7 +38,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openIssueStore(cmd.Context(), g, cfg)
+			st, err := openReadingStore(cmd.Context(), g, cfg)
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openIssueStore(cmd.Context(), g, cfg)
+			st, err := openReadingStore(cmd.Context(), g, cfg)
 			if err != nil {
 				return err
 			}

@@ -36,7 +36,7 @@ func newIssuesExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openIssueStore(ctx, g, cfg)
+			st, err := openReadingStore(ctx, g, cfg)
 			if err != nil {
 				return err
 			}

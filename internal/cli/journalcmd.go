@@ -66,7 +66,11 @@ A rollback (reactivate_key) shows the end of its hold.`,
 			if err != nil {
 				return err
 			}
-			st, err := openJournalStore(cmd.Context(), g, cfg)
+			rs, err := openReadingStore(cmd.Context(), g, cfg)
+			if err != nil {
+				return err
+			}
+			st, err := asJournalStore(rs, cfg)
 			if err != nil {
 				return err
 			}

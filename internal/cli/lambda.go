@@ -57,6 +57,9 @@ func LambdaHandler(env Env) func(ctx context.Context, ev events.CloudWatchEvent)
 		if err != nil {
 			return nil, fmt.Errorf("configuration (%s): %w", dir, err)
 		}
+		for _, w := range cfg.Warnings {
+			log.Warn("configuration: " + w.String())
+		}
 		if cfg.Store.Type != config.StoreDynamoDB {
 			log.Warn(`the issue store is SQLite on the Lambda's ephemeral disk: issues, journal and delivery state are lost between invocations; set "store": {"type": "dynamodb"}`)
 		}

@@ -99,14 +99,16 @@ func TestConfigValidateCLI(t *testing.T) {
 		t.Fatalf("broken config: exit %d", r.code)
 	}
 	for _, want := range []string{
-		"config.json: user_inactivekeys.inactive_criteria_day:",
+		"error: config.json: user_inactivekeys.inactive_criteria_day:",
 		"inactive_criteria_days",
-		"config.json: user_keysrotation.rotation_criteria_days:",
-		"3 problem(s) found",
+		"error: config.json: user_keysrotation.rotation_criteria_days:",
 	} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("validate output lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	if !strings.Contains(r.stderr, "3 problem(s) found") {
+		t.Errorf("validate stderr: %s", r.stderr)
 	}
 	// scan refuses to run on it, naming the problem.
 	s := runIn(t, repoRoot, false, "scan", "--config-dir", dir, "--credential-report", "examples/credential-report.csv", "--no-track")

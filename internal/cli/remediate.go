@@ -36,9 +36,9 @@ type actFlags struct {
 	region  string
 	// backoff is the first wait when AWS throttles (hidden; tests).
 	backoff time.Duration
-	// callTimeout bounds each AWS call; verifyFor is how long a change not
-	// yet visible is re-read (hidden; tests).
-	callTimeout, verifyFor time.Duration
+	// verifyFor is how long a change not yet visible is re-read (hidden;
+	// tests). Each AWS call is bounded by the global --call-timeout.
+	verifyFor time.Duration
 }
 
 func (f *actFlags) register(cmd *cobra.Command) {
@@ -49,7 +49,6 @@ func (f *actFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls (default: from the profile/environment, else us-east-1)")
 	fl.DurationVar(&f.backoff, "retry-backoff", time.Second, "first wait before retrying a throttled AWS call (doubled each time)")
 	_ = fl.MarkHidden("retry-backoff")
-	fl.DurationVar(&f.callTimeout, "call-timeout", remediate.DefaultCallTimeout, "give up on an AWS call that has not answered after this long (a write that gave no answer is verified from the live state)")
 	fl.DurationVar(&f.verifyFor, "verify-for", remediate.DefaultVerifyFor, "how long to re-read a change IAM does not show yet before journaling it unverified")
 	_ = fl.MarkHidden("verify-for")
 }
@@ -79,8 +78,9 @@ remediation_accounts (default: all), it is a violation, it is not
 whitelisted, and remediation_retention_period days have passed since the
 violation was reported (delivered on Slack, JIRA or SNS: keywarden report),
 as in Hammer. A kind with "reporting": true is never remediated before its
-owner was told; with reporting off (or no channel configured) the retention
-counts from detection, and the plan says so.
+owner was told; with reporting off (or no channel configured, or every
+channel switched off for the kind: its "jira": false, "slack": false) the
+retention counts from detection, and the plan says so.
 keywarden's own access key is never deactivated. An account with more
 credentials due than remediation.max_remediations_per_run (default 10) is
 left alone entirely.
@@ -154,8 +154,8 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	if f.callTimeout <= 0 || f.verifyFor < 0 {
-		return nil, fmt.Errorf("--call-timeout %s / --verify-for %s: use a positive duration", f.callTimeout, f.verifyFor)
+	if g.callTimeout <= 0 || f.verifyFor < 0 {
+		return nil, fmt.Errorf("--call-timeout %s / --verify-for %s: use a positive duration", g.callTimeout, f.verifyFor)
 	}
 	st, err := openJournalStore(ctx, g, cfg)
 	if err != nil {
@@ -166,7 +166,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		st.Close()
 		return nil, err
 	}
-	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName}
+	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RemediationRole(), ExternalID: cfg.AWS.ExternalID}
 	rules := map[policy.Kind]policy.Rule{}
 	for k, kc := range cfg.Kinds {
 		if kc.LimitDays > 0 {
@@ -183,7 +183,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		},
 		Journal: st, Store: st, Rules: rules, Exemptions: exempt,
 		OwnKeyIDs: own, Now: g.env.Now, DryRun: f.dryRun,
-		Log: g.logger(), Backoff: f.backoff, CallTimeout: f.callTimeout, VerifyFor: f.verifyFor,
+		Log: g.logger(), Backoff: f.backoff, CallTimeout: g.callTimeout, VerifyFor: f.verifyFor,
 	}
 	if !f.dryRun && !f.yes {
 		ex.Confirm = prompter(g.env.Stdin, g.env.Stderr, opts)
@@ -251,8 +251,9 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	}
 	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
 		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Holds: s.exec.Exemptions.Holds}
-	channels := reportingChannels(g, s.cfg)
+	global := reportingChannels(g, s.cfg, "")
 	for k, kc := range s.cfg.Kinds {
+		channels := reportingChannels(g, s.cfg, k)
 		kp := remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod,
 			Reporting: kc.Reporting && len(channels) > 0}
 		if kp.Reporting && kc.Remediation && slices.Contains(channels, "slack") {
@@ -260,8 +261,13 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		}
 		pol.Kinds[k] = kp
 		if kc.Enabled && kc.Reporting && len(channels) == 0 && (kc.Remediation || explicit[k]) {
-			g.logger().Warn("reporting is on for the kind but no channel is configured (slack, jira, sns): its remediation retention counts from detection",
-				"kind", k)
+			if len(global) == 0 {
+				g.logger().Warn("reporting is on for the kind but no channel is configured (slack, jira, sns): its remediation retention counts from detection",
+					"kind", k)
+			} else {
+				g.logger().Warn("reporting is on for the kind but its section switches every configured channel off (\"jira\": false, \"slack\": false): its remediation retention counts from detection",
+					"kind", k, "channels", strings.Join(global, ","))
+			}
 		}
 	}
 	if f.asOf != "" {
@@ -287,19 +293,22 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 }
 
 // reportingChannels names the report channels the configuration turns on
-// (as report sets them up): a kind with "reporting": true reports only when
-// one is.
-func reportingChannels(g *globals, cfg *config.Config) []string {
+// for kind k (as report sets them up, less those k's section switches off:
+// Hammer's per-check "jira": false / "slack": false; k "" for the global
+// settings alone): a kind with "reporting": true reports only when one is.
+func reportingChannels(g *globals, cfg *config.Config, k policy.Kind) []string {
 	var out []string
 	sc := cfg.Notify.Slack
 	set := func(name string) bool { return strings.TrimSpace(g.env.Getenv(name)) != "" }
 	// Without a "slack" section Slack is on when one of its variables is
-	// set; with one, unless "enabled": false (a missing variable is then an
-	// error of the report, and the violations stay unreported).
-	if (sc.Set && sc.Enabled) || (!sc.Set && (set(config.DefaultSlackWebhookURLEnv) || set(config.DefaultSlackTokenEnv))) {
+	// set; with one, when "enabled" is true (Hammer's default is off; a
+	// missing variable is then an error of the report, and the violations
+	// stay unreported).
+	if ((sc.Set && sc.Enabled) || (!sc.Set && (set(config.DefaultSlackWebhookURLEnv) || set(config.DefaultSlackTokenEnv)))) &&
+		!cfg.Notify.SwitchedOff(k, "slack") {
 		out = append(out, "slack")
 	}
-	if cfg.Notify.Jira.Set && cfg.Notify.Jira.Enabled {
+	if cfg.Notify.Jira.Set && cfg.Notify.Jira.Enabled && !cfg.Notify.SwitchedOff(k, "jira") {
 		out = append(out, "jira")
 	}
 	if cfg.Notify.SNS.Set && cfg.Notify.SNS.Enabled {

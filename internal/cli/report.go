@@ -74,6 +74,14 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 	channels, setupErrs := reportChannels(ctx, g, f, cfg, st, log)
 	if len(channels) == 0 && len(setupErrs) == 0 {
 		fmt.Fprintln(g.env.Stderr, `report: no channel is configured: set KEYWARDEN_SLACK_WEBHOOK_URL, or add a "jira" or "sns" section to config.json (see examples/README.md)`)
+		for _, s := range []struct {
+			name     string
+			set, off bool
+		}{{"slack", cfg.Notify.Slack.Set, !cfg.Notify.Slack.Enabled}, {"jira", cfg.Notify.Jira.Set, !cfg.Notify.Jira.Enabled}} {
+			if s.set && s.off {
+				fmt.Fprintf(g.env.Stderr, "report: config.json's %q section is off (as in Hammer, a section without \"enabled\": true is off); set \"enabled\": true to use it\n", s.name)
+			}
+		}
 		return nil
 	}
 	var names []string

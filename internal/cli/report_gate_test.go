@@ -118,7 +118,7 @@ func wantOutcome(t *testing.T, r result, result, reason string, detail ...string
 func TestRemediationWaitsForTheReport(t *testing.T) {
 	jira := jiratest.New("bot@example.com", "jira-secret")
 	t.Cleanup(jira.Close)
-	w := newWorld(t, gateConfig(true, 7, `"jira": {"server": "`+jira.URL+`", "user": "bot@example.com"}`))
+	w := newWorld(t, gateConfig(true, 7, `"jira": {"enabled": true, "server": "`+jira.URL+`", "user": "bot@example.com"}`))
 	w.writeFile("ticket_owners.json", `{"jira_project": "AWSSEC", "jira_owner": "Support-General"}`)
 	w.srv.AddAccount(seedBob())
 	env := map[string]string{"KEYWARDEN_JIRA_TOKEN": "jira-secret"}
@@ -168,18 +168,31 @@ func TestRemediationWaitsForTheReport(t *testing.T) {
 	wantMutations(t, w.srv, bobDeactivated)
 }
 
+// jiraSlackOn turns JIRA and Slack on globally (no token needed to plan).
+const jiraSlackOn = `"jira": {"enabled": true, "server": "https://jira.example.com", "user": "bot@example.com"},
+  "slack": {"enabled": true}`
+
+// switchKind adds Hammer's per-check switches (e.g. `"jira": false`) to the
+// inactive-keys section of a gateConfig.
+func switchKind(cfg, switches string) string {
+	return strings.Replace(cfg, `"remediation": true,`, `"remediation": true, `+switches+`,`, 1)
+}
+
 // Reporting off: the retention counts from detection, and the plan says so
-// for an issue due and one not yet due.
+// for an issue due and one not yet due. A kind whose section switches every
+// configured channel off (Hammer's per-check "jira": false, "slack": false)
+// is never reported: reporting is off for it too.
 func TestRemediationReportingOffCountsFromDetection(t *testing.T) {
 	for _, c := range []struct {
-		name, extra string
-		reporting   bool
+		name, cfg string
 	}{
-		{"reporting false", "", false},
-		{"reporting true, no channel", "", true},
+		{"reporting false", gateConfig(false, 7, "")},
+		{"reporting true, no channel", gateConfig(true, 7, "")},
+		{"reporting true, every channel switched off for the kind",
+			switchKind(gateConfig(true, 7, jiraSlackOn), `"jira": false, "slack": {"enabled": "false"}`)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld(t, gateConfig(c.reporting, 7, c.extra))
+			w := newWorld(t, c.cfg)
 			w.srv.AddAccount(seedBob())
 			w.mustAt(asOf, nil, 0, "scan", "-o", "json")
 			r := w.mustAt(asOf, nil, 0, "remediate", "--dry-run", "-o", "json")
@@ -192,6 +205,16 @@ func TestRemediationReportingOffCountsFromDetection(t *testing.T) {
 			wantMutations(t, w.srv, bobDeactivated)
 		})
 	}
+}
+
+// A kind that switches one channel off still reports on the others: its
+// remediation waits for that report.
+func TestRemediationOneChannelSwitchedOff(t *testing.T) {
+	w := newWorld(t, switchKind(gateConfig(true, 0, jiraSlackOn), `"jira": false`))
+	w.srv.AddAccount(seedBob())
+	w.mustAt(asOf, nil, 0, "scan", "-o", "json")
+	r := w.mustAt(asOf, nil, 0, "remediate", "--dry-run", "-o", "json")
+	wantOutcome(t, r, "skipped", "not_reported", "not reported")
 }
 
 // run reports before it remediates: with retention 0 a violation detected
@@ -210,7 +233,7 @@ func TestRunReportsBeforeRemediating(t *testing.T) {
 		if len(payloads) != 1 {
 			t.Fatalf("slack payloads: %d", len(payloads))
 		}
-		if body, _ := json.Marshal(payloads[0]); !strings.Contains(string(body), "keywarden deactivates it on 2026-11-25 (Auto-Remediation Date)") {
+		if body, _ := json.Marshal(payloads[0]); !strings.Contains(string(body), "keywarden deactivates it on 2026-11-25") {
 			t.Errorf("the notice does not state the remediation date:\n%s", body)
 		}
 		if pub := w.srv.Published(); len(pub) != 1 || !strings.Contains(pub[0].Message, `"remediation_date":"2026-11-25T12:00:00Z"`) {

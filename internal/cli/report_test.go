@@ -253,7 +253,9 @@ func (s *slackAPI) got() []url.Values {
 
 func TestReportSlackBotRoutingAndWarningInterval(t *testing.T) {
 	api := newSlackAPI(t)
-	w := newWorld(t, reportConfig(`"slack": {"api_url": "`+api.GetAPIURL()+`"}`))
+	// notify_default_owner false: an account's notices go to its own
+	// owners only (Hammer's default, true, adds the global ones).
+	w := newWorld(t, reportConfig(`"slack": {"enabled": true, "notify_default_owner": false, "api_url": "`+api.GetAPIURL()+`"}`))
 	w.writeFile("ticket_owners.json", `{"slack_owner": "#security",
 	  "account": {"111111111111": {"slack_owner": ["#alpha-team", "UOWNER1"]}}}`)
 	acct := seedAlpha()
@@ -310,7 +312,7 @@ func TestReportSlackBotRoutingAndWarningInterval(t *testing.T) {
 func TestReportJiraTicketClosedWhenKeyRotated(t *testing.T) {
 	jira := jiratest.New("bot@example.com", "jira-secret")
 	t.Cleanup(jira.Close)
-	w := newWorld(t, reportConfig(`"jira": {"server": "`+jira.URL+`", "user": "bot@example.com", "labels": ["iam"]}`))
+	w := newWorld(t, reportConfig(`"jira": {"enabled": true, "server": "`+jira.URL+`", "user": "bot@example.com", "labels": ["iam"]}`))
 	w.writeFile("ticket_owners.json", `{"jira_project": "AWSSEC", "jira_owner": "Support-General", "jira_parent_ticket": "AWSSEC-1",
 	  "account": {"111111111111": {"jira_owner": "Support-Cloud"}}}`)
 	w.srv.AddAccount(seedAlpha())
@@ -380,7 +382,7 @@ func TestReportJiraTicketClosedWhenKeyRotated(t *testing.T) {
 // error and keeps it pending; the others are sent.
 func TestReportSlackPlainUserNames(t *testing.T) {
 	api := newSlackAPI(t)
-	w := newWorld(t, reportConfig(`"slack": {"api_url": "`+api.GetAPIURL()+`"}`))
+	w := newWorld(t, reportConfig(`"slack": {"enabled": true, "api_url": "`+api.GetAPIURL()+`"}`))
 	w.writeFile("ticket_owners.json", `{"slack_owner": ["bob", "ghost"]}`)
 	w.srv.AddAccount(seedAlpha())
 	w.scan(0, "-o", "json")

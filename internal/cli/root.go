@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/output"
 )
@@ -87,8 +87,10 @@ type globals struct {
 	format     string
 	logLevel   string
 	showKeyIDs bool
-	outFile    string
-	tmpOut     *os.File
+	// callTimeout bounds each attempt of each AWS call (--call-timeout).
+	callTimeout time.Duration
+	outFile     string
+	tmpOut      *os.File
 	// collect gathers the steps' results during keywarden run (nil otherwise).
 	collect *runCollector
 	// cfg, when set (serve), is the configuration every command uses instead
@@ -132,14 +134,15 @@ func NewRoot(env Env) *cobra.Command {
 
 // openOutput points the commands' stdout at a temporary file beside
 // --output; finishOutput renames it into place when the command succeeded,
-// so a failed run never leaves a half-written report.
+// so a failed run never leaves a half-written report (output.CreateFile: only
+// regular files are replaced, and they keep their mode).
 func (g *globals) openOutput() error {
 	if g.outFile == "" {
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(g.outFile), "."+filepath.Base(g.outFile)+".*")
+	f, err := output.CreateFile(g.outFile)
 	if err != nil {
-		return fmt.Errorf("--output %s: %w", g.outFile, err)
+		return fmt.Errorf("--output: %w", err)
 	}
 	g.tmpOut = f
 	g.env.Stdout = f
@@ -152,17 +155,12 @@ func (g *globals) finishOutput(ok bool) error {
 		return nil
 	}
 	g.tmpOut = nil
-	cerr := f.Close()
-	if !ok || cerr != nil {
-		os.Remove(f.Name())
-		return cerr
+	if !ok {
+		output.AbortFile(f)
+		return nil
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), g.outFile); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("--output %s: %w", g.outFile, err)
+	if err := output.CommitFile(f, g.outFile); err != nil {
+		return fmt.Errorf("--output: %w", err)
 	}
 	return nil
 }
@@ -195,6 +193,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.StringVar(&g.outFile, "output", "", "write the output to this file instead of stdout")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
+	pf.DurationVar(&g.callTimeout, "call-timeout", awsguard.DefaultAttemptTimeout, "the longest keywarden waits for an AWS answer: an attempt with no complete answer by then is retried, and fails once the attempts are spent; remediation then reads the live state to learn whether an unanswered write took effect")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
 		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g), newServeCmd(g),

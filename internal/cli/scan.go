@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/engine"
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -91,7 +92,7 @@ Sources:
 	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
 	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
-	fl.DurationVar(&f.accountTimeout, "account-timeout", 30*time.Minute, "fail an account whose scan takes longer than this (0: no limit)")
+	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	fl.IntVar(&f.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (adaptive retry with jittered backoff)")
 	fl.DurationVar(&f.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
@@ -111,18 +112,23 @@ func loadConfig(g *globals) (*config.Config, error) {
 		}
 		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
 	}
+	warnConfig(g.env.Stderr, cfg)
 	return cfg, nil
 }
 
 func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Store, error) {
-	path := g.db
-	if path == "" {
-		path = cfg.Store.Path
+	return sqlite.Open(ctx, storePath(g, cfg))
+}
+
+// storePath is the SQLite file: --db, else store.path, else the default.
+func storePath(g *globals, cfg *config.Config) string {
+	switch {
+	case g.db != "":
+		return g.db
+	case cfg.Store.Path != "":
+		return cfg.Store.Path
 	}
-	if path == "" {
-		path = config.DefaultStorePath
-	}
-	return sqlite.Open(ctx, path)
+	return config.DefaultStorePath
 }
 
 func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
@@ -156,8 +162,17 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	if ac.Region == "" {
 		ac.Region = "us-east-1" // IAM is global; any region signs
 	}
+	// Every client is built from ac (IAM, STS, Organizations, SNS, SSM,
+	// DynamoDB, the remediation's IAM): a hung call, an empty or cut-off
+	// answer, or one missing what the API guarantees is an error, retried
+	// and then failed, never an empty result.
+	awsguard.Install(&ac, awsguard.Options{AttemptTimeout: g.callTimeout})
 	return ac, nil
 }
+
+// DefaultAccountTimeout bounds one account's scan unless --account-timeout
+// says otherwise.
+const DefaultAccountTimeout = 30 * time.Minute
 
 // perAccountRequests is how many AWS requests one account has in flight at
 // most: its confirming calls (inventory.ReportSource's default concurrency,
@@ -226,7 +241,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		if err != nil {
 			return err
 		}
-		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RoleName, ExternalID: cfg.AWS.ExternalID,
+		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.ScanRole(), ExternalID: cfg.AWS.ExternalID,
 			Retry: accounts.Retry{MaxAttempts: f.maxAttempts, MaxBackoff: f.retryMaxBackoff}}
 		accts, discovered, err = scanAccounts(ctx, sess, cfg, filter, f.org || cfg.AWS.Organization.Discover)
 		if err != nil {
@@ -345,8 +360,15 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 			return err
 		}
 	}
-	if failed := res.Failed(); len(failed) > 0 && !f.allowPartial {
-		return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+	if failed := res.Failed(); len(failed) > 0 {
+		// --allow-partial tolerates some failed accounts, never a scan
+		// that scanned nothing.
+		if len(failed) == len(res.Accounts) {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
+		}
+		if !f.allowPartial {
+			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+		}
 	}
 	if f.failOn != "" && tallyFailsOn(res, policy.Stage(f.failOn)) {
 		return &ExitError{Code: ExitFindings}
@@ -424,7 +446,7 @@ func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
 }
 
 func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discovered) {
-	var users, calls, viol, warn, white, nw, upd, closed int
+	var users, calls, viol, warn, white, nw, upd, closed, kept int
 	for _, a := range res.Accounts {
 		users += a.Users
 		calls += a.CallCount()
@@ -435,12 +457,16 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 			nw += len(a.Changes.New)
 			upd += len(a.Changes.Updated)
 			closed += len(a.Changes.Closed)
+			kept += len(a.Changes.Kept)
 		}
 	}
 	fmt.Fprintf(w, "scanned %d account(s), %d users as of %s: %d violations, %d warnings, %d whitelisted",
 		len(res.Accounts), users, res.AsOf.Format(time.RFC3339), viol, warn, white)
 	if tracked {
 		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
+		if kept > 0 {
+			fmt.Fprintf(w, " (%d left open: their users are not in the credential report file, which may be incomplete)", kept)
+		}
 	}
 	if calls > 0 {
 		fmt.Fprintf(w, "; %d AWS API calls", calls)
@@ -453,7 +479,10 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	}
 	fmt.Fprintf(w, "; %s", res.Duration.Round(time.Millisecond))
 	failed := res.Failed()
-	if n := len(failed); n > 0 {
+	switch n := len(failed); {
+	case n > 0 && n == len(res.Accounts):
+		fmt.Fprintf(w, "; %d account(s) FAILED: no account succeeded", n)
+	case n > 0:
 		fmt.Fprintf(w, "; %d account(s) FAILED", n)
 	}
 	fmt.Fprintln(w)

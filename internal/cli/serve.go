@@ -31,7 +31,15 @@ type serveFlags struct {
 	allowRemote     bool
 	runOnStart      bool
 	shutdownTimeout time.Duration
+	stuckAfter      time.Duration
 }
+
+// ServeStuckAfterEnv sets serve's --stuck-after when the flag is not given.
+const ServeStuckAfterEnv = "KEYWARDEN_SERVE_STUCK_AFTER"
+
+// cancelGrace is how long serve, stopping, waits for a cancelled run to
+// return before it exits without it.
+const cancelGrace = 30 * time.Second
 
 func newServeCmd(g *globals) *cobra.Command {
 	f := &serveFlags{}
@@ -43,17 +51,23 @@ two at once (a lock in the issue store, so daemons sharing DynamoDB or a
 SQLite file never collide), and serves:
 
   /          the HTML report of the tracked issues, with the run history
-  /healthz   200 while the daemon is up (JSON: last run)
+  /healthz   200 while the daemon is up (JSON: last run, run in progress);
+             503 while a run has been in progress longer than --stuck-after
+             (a hung AWS call, a store that never answers), saying which run
+             and since when
   /metrics   Prometheus series: findings by kind/status/account, last run
-             start/duration/result, API calls, notifications, remediations,
-             errors
+             start/duration/result, last successful run, the run in progress
+             (start, seconds running, stuck), API calls, notifications,
+             remediations, errors
 
 It listens on 127.0.0.1 by default; binding elsewhere needs --allow-remote
 and a bearer token in ` + ServeTokenEnv + ` (required on every path but /healthz).
 SIGHUP reloads config.json, whitelist.json and ticket_owners.json when they
-validate (otherwise the running configuration stays and the error is logged).
+validate (otherwise the running configuration stays and the error is logged);
+a run in progress keeps the configuration it started with.
 SIGTERM/SIGINT stop scheduling, let a run in progress finish (up to
---shutdown-timeout) and exit.`,
+--shutdown-timeout; a stuck run is not waited for), then cancel it, wait for
+it to return (up to 30s more) and exit. Both work while a run hangs.`,
 		Example: `  keywarden serve --config-dir /etc/keywarden --schedule "0 10 * * *"`,
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), g, f) },
@@ -63,7 +77,8 @@ SIGTERM/SIGINT stop scheduling, let a run in progress finish (up to
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:9464", "address of /healthz, /metrics and the web view")
 	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback --listen address (needs "+ServeTokenEnv+")")
 	fl.BoolVar(&f.runOnStart, "run-on-start", false, "run once right away, then on the schedule")
-	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long a run in progress may finish after SIGTERM")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long a run in progress may finish after SIGTERM before it is cancelled")
+	fl.DurationVar(&f.stuckAfter, "stuck-after", 0, "a run in progress longer than this is stuck: /healthz answers 503 (env "+ServeStuckAfterEnv+"; default twice the scan's account timeout, "+(2*DefaultAccountTimeout).String()+", at most --lock-ttl)")
 	fl.BoolVar(&f.run.allowPartial, "allow-partial", false, "count a run where some accounts failed as ok in the metrics")
 	fl.StringVar(&f.run.profile, "profile", "", "AWS shared config profile")
 	fl.StringVar(&f.run.region, "region", "", "AWS region for IAM/STS calls")
@@ -78,7 +93,33 @@ type daemon struct {
 	mu      sync.Mutex
 	cfg     *config.Config
 	history []RunSummary // newest first, at most 50
-	running bool
+	// runs counts the runs started; current is the one in progress (nil:
+	// none).
+	runs    int
+	current *runInProgress
+	// stuckAfter: a run in progress longer than this is stuck.
+	stuckAfter time.Duration
+}
+
+// runInProgress is the run the daemon is executing.
+type runInProgress struct {
+	id      int
+	started time.Time
+	done    chan struct{} // closed when the run returned
+}
+
+// inProgress is the run in progress as of now: nil when there is none;
+// running is how long it has been running, stuck whether that is longer
+// than the bound.
+func (d *daemon) inProgress() (r *runInProgress, running time.Duration, stuck bool) {
+	d.mu.Lock()
+	r = d.current
+	d.mu.Unlock()
+	if r == nil {
+		return nil, 0, false
+	}
+	running = max(d.g.env.Now().Sub(r.started), 0)
+	return r, running, d.stuckAfter > 0 && running > d.stuckAfter
 }
 
 func (d *daemon) config() *config.Config {
@@ -100,8 +141,19 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	stuckAfter, err := stuckBound(g, f)
+	if err != nil {
+		return err
+	}
 	log := g.logger()
-	d := &daemon{g: g, m: metrics.New(), cfg: cfg}
+	d := &daemon{g: g, m: metrics.New(), cfg: cfg, stuckAfter: stuckAfter}
+	d.m.WatchRun(func() metrics.InProgress {
+		r, running, stuck := d.inProgress()
+		if r == nil {
+			return metrics.InProgress{}
+		}
+		return metrics.InProgress{Running: true, Start: r.started, Seconds: running.Seconds(), Stuck: stuck}
+	})
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", f.listen, err)
@@ -129,39 +181,119 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	if after == nil {
 		after = time.After
 	}
-	// Runs get a context that outlives SIGTERM by --shutdown-timeout, so a
-	// run in progress finishes instead of being cut mid-action.
+	// Runs get a context of their own: SIGTERM lets a run in progress
+	// finish (up to --shutdown-timeout) instead of cutting it mid-action.
+	// A run executes beside the loop, so that SIGHUP and SIGTERM are
+	// handled while it runs, or hangs; the schedule is armed again once it
+	// returned, so two never overlap.
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
-	go func() {
-		<-ctx.Done()
-		select {
-		case <-time.After(f.shutdownTimeout):
-			cancelRuns()
-		case <-runCtx.Done():
-		}
-	}()
 	first := f.runOnStart
+	var running *runInProgress
 	for {
 		var fire <-chan time.Time
-		if first {
+		var finished chan struct{}
+		switch {
+		case running != nil:
+			finished = running.done
+		case first:
 			ch := make(chan time.Time, 1)
 			ch <- g.env.Now()
 			fire, first = ch, false
-		} else {
+		default:
 			next := sched.Next(g.env.Now().UTC())
 			fire = after(next.Sub(g.env.Now()))
 			log.Info("next run scheduled", "at", next.Format(time.RFC3339))
 		}
 		select {
 		case <-ctx.Done():
-			log.Info("keywarden serve: stopping")
-			return nil
+			return d.stop(running, cancelRuns, f.shutdownTimeout)
 		case <-hup:
 			d.reload()
 		case <-fire:
-			d.runOnce(runCtx, f)
+			running = d.start(runCtx, f)
+		case <-finished:
+			running = nil
 		}
+	}
+}
+
+// stuckBound is --stuck-after, else $KEYWARDEN_SERVE_STUCK_AFTER, else
+// twice the scan's account timeout (a run scans its accounts at once, each
+// within that timeout, then reports and remediates in minutes), at most
+// the run lock's lease (past it, another runner may take the lock).
+func stuckBound(g *globals, f *serveFlags) (time.Duration, error) {
+	if f.stuckAfter < 0 {
+		return 0, fmt.Errorf("--stuck-after %s: use a positive duration such as 1h", f.stuckAfter)
+	}
+	if f.stuckAfter > 0 {
+		return f.stuckAfter, nil
+	}
+	if v := strings.TrimSpace(g.env.Getenv(ServeStuckAfterEnv)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("%s=%q: use a positive duration such as 1h or 90m", ServeStuckAfterEnv, v)
+		}
+		return d, nil
+	}
+	d := 2 * DefaultAccountTimeout
+	if f.run.lockTTL > 0 && f.run.lockTTL < d {
+		d = f.run.lockTTL
+	}
+	return d, nil
+}
+
+// start begins a run beside the loop.
+func (d *daemon) start(ctx context.Context, f *serveFlags) *runInProgress {
+	d.mu.Lock()
+	d.runs++
+	r := &runInProgress{id: d.runs, started: d.g.env.Now(), done: make(chan struct{})}
+	d.current = r
+	d.mu.Unlock()
+	go func() {
+		defer close(r.done)
+		d.runOnce(ctx, f)
+		d.mu.Lock()
+		if d.current == r {
+			d.current = nil
+		}
+		d.mu.Unlock()
+	}()
+	return r
+}
+
+// stop ends serve: a run in progress may finish within grace (not waited
+// for when stuck), is then cancelled, and is given cancelGrace to return.
+func (d *daemon) stop(r *runInProgress, cancelRuns context.CancelFunc, grace time.Duration) error {
+	log := d.g.logger()
+	if r == nil {
+		log.Info("keywarden serve: stopping")
+		return nil
+	}
+	if _, running, stuck := d.inProgress(); stuck {
+		log.Warn("keywarden serve: stopping; cancelling the stuck run", "run", r.id, "started", r.started.Format(time.RFC3339), "running_for", running.Round(time.Millisecond).String())
+		grace = 0
+	} else {
+		log.Info("keywarden serve: stopping once the run in progress finishes", "run", r.id, "within", grace.String())
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-r.done:
+		log.Info("keywarden serve: stopping")
+		return nil
+	case <-t.C:
+	}
+	cancelRuns()
+	t2 := time.NewTimer(cancelGrace)
+	defer t2.Stop()
+	select {
+	case <-r.done:
+		log.Warn("keywarden serve: the run was cancelled; stopping", "run", r.id)
+		return nil
+	case <-t2.C:
+		return fmt.Errorf("serve: run %d (started %s) did not return within %s of its cancellation; exiting without it (its run lock lapses after --lock-ttl)",
+			r.id, r.started.Format(time.RFC3339), cancelGrace)
 	}
 }
 
@@ -204,13 +336,7 @@ func (d *daemon) runOnce(ctx context.Context, f *serveFlags) {
 	g := *d.g
 	g.cfg = d.config()
 	g.format = string(output.JSON)
-	d.mu.Lock()
-	d.running = true
-	d.mu.Unlock()
 	sum, c, err := runOnce(ctx, &g, &f.run)
-	d.mu.Lock()
-	d.running = false
-	d.mu.Unlock()
 	log := d.g.logger()
 	if err != nil {
 		d.m.Errors.WithLabelValues("run").Inc()
@@ -287,10 +413,23 @@ func (d *daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 	if len(d.history) > 0 {
 		last = &d.history[0]
 	}
-	running := d.running
 	d.mu.Unlock()
+	r, running, stuck := d.inProgress()
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"status":"ok","running":%v`, running)
+	status := "ok"
+	if stuck {
+		status = "stuck"
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	fmt.Fprintf(w, `{"status":%q,"running":%v`, status, r != nil)
+	if r != nil {
+		fmt.Fprintf(w, `,"run":{"id":%d,"started":%q,"running_for":%q}`, r.id, r.started.UTC().Format(time.RFC3339), running.Round(time.Millisecond).String())
+	}
+	if stuck {
+		fmt.Fprintf(w, `,"stuck_since":%q,"error":%q`, r.started.Add(d.stuckAfter).UTC().Format(time.RFC3339),
+			fmt.Sprintf("run %d, started %s, has been running for %s: longer than --stuck-after %s",
+				r.id, r.started.UTC().Format(time.RFC3339), running.Round(time.Millisecond), d.stuckAfter))
+	}
 	if last != nil {
 		fmt.Fprintf(w, `,"last_run":{"started":%q,"result":%q,"duration":%q}`, last.Started.Format(time.RFC3339), last.Result, last.Duration)
 	}
@@ -301,7 +440,7 @@ func (d *daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 func (d *daemon) index(w http.ResponseWriter, r *http.Request) {
 	g := *d.g
 	cfg := d.config()
-	st, err := openIssueStore(r.Context(), &g, cfg)
+	st, err := openReadingStore(r.Context(), &g, cfg)
 	if err != nil {
 		http.Error(w, "issue store: "+err.Error(), http.StatusServiceUnavailable)
 		return

@@ -40,6 +40,13 @@ func (s *syncBuffer) String() string {
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
+	// limited: After fires only while budget lasts (allow adds to it), so
+	// a test sees a known number of scheduled runs; otherwise every After
+	// fires at once.
+	limited bool
+	budget  int
+	gen     int // After calls so far: a timer the loop re-armed since never fires
+	cond    *sync.Cond
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -48,14 +55,53 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+// After advances the clock by d and fires, at once or, when the budget is
+// spent, once allow adds to it (unless a later After replaced this one).
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.cond == nil {
+		c.cond = sync.NewCond(&c.mu)
+	}
+	c.gen++
+	c.cond.Broadcast() // timers of earlier calls stop waiting
 	ch := make(chan time.Time, 1)
-	ch <- now
+	if !c.limited || c.budget > 0 {
+		c.fire(d, ch)
+		return ch
+	}
+	gen := c.gen
+	go func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for c.budget == 0 && c.gen == gen {
+			c.cond.Wait()
+		}
+		if c.gen == gen {
+			c.fire(d, ch)
+		}
+	}()
 	return ch
+}
+
+// fire advances the clock and fires ch; the caller holds c.mu.
+func (c *fakeClock) fire(d time.Duration, ch chan time.Time) {
+	if c.limited {
+		c.budget--
+	}
+	c.now = c.now.Add(d)
+	ch <- c.now
+}
+
+// allow lets n more timers fire.
+func (c *fakeClock) allow(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cond == nil {
+		c.cond = sync.NewCond(&c.mu)
+	}
+	c.budget += n
+	c.cond.Broadcast()
 }
 
 type daemonUnderTest struct {
@@ -146,10 +192,13 @@ func waitMetric(t *testing.T, d *daemonUnderTest, re string) string {
 func TestServeSchedule(t *testing.T) {
 	w := newWorld(t, baseConfig)
 	w.srv.AddAccount(seedAlpha())
-	clock := &fakeClock{now: asOf}
+	// Two scheduled runs, then the clock stands still: the metrics are
+	// those of the second run (a later one would see carol's password
+	// turn into a violation).
+	clock := &fakeClock{now: asOf, limited: true, budget: 2}
 	d := startServe(t, w, clock, "--schedule", "0 10 * * *")
 
-	body := waitMetric(t, d, `keywarden_runs_total\{result="ok"\} [2-9]`)
+	body := waitMetric(t, d, `keywarden_runs_total\{result="ok"\} 2\n`)
 	for _, want := range []string{
 		`keywarden_findings{account="111111111111",kind="user_inactivekeys",status="violation"} 2`,
 		`keywarden_findings{account="111111111111",kind="user_keysrotation",status="whitelisted"} 1`,
@@ -187,6 +236,13 @@ func TestServeSchedule(t *testing.T) {
 	// no password findings.
 	os.WriteFile(filepath.Join(w.dir, "config.json"), []byte(`{"user_inactivekeys": {"inactive_criteria_days": 90}}`), 0o600)
 	d.hup <- syscall.SIGHUP
+	for i := 0; !strings.Contains(d.stderr.String(), "configuration reloaded"); i++ {
+		if i > 3000 {
+			t.Fatal("SIGHUP: no reload logged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	clock.allow(1) // the next scheduled run uses the reloaded configuration
 	waitMetric(t, d, `keywarden_runs_total\{result="ok"\} [0-9]+\n(?s:.*)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && strings.Contains(func() string { _, b := get(t, d.url+"/metrics"); return b }(), `kind="user_inactivepasswords"`) {

@@ -7,6 +7,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/dynamodb"
+	"github.com/keywarden/keywarden/internal/issues/sqlite"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -36,6 +37,16 @@ func openIssueStore(ctx context.Context, g *globals, cfg *config.Config) (issues
 		TablePrefix:  cfg.Store.TablePrefix,
 		CreateTables: cfg.Store.CreateTables,
 	})
+}
+
+// openReadingStore opens the configured store for a command that only
+// reads it (issues list, show, export; journal): a SQLite store whose file
+// or directory is read-only is still read (sqlite.OpenReader).
+func openReadingStore(ctx context.Context, g *globals, cfg *config.Config) (issues.Store, error) {
+	if cfg.Store.Type == config.StoreDynamoDB {
+		return openIssueStore(ctx, g, cfg)
+	}
+	return sqlite.OpenReader(ctx, storePath(g, cfg))
 }
 
 // reportStore is what report works on: the issues and their notification
@@ -73,6 +84,12 @@ func openJournalStore(ctx context.Context, g *globals, cfg *config.Config) (jour
 	if err != nil {
 		return nil, err
 	}
+	return asJournalStore(st, cfg)
+}
+
+// asJournalStore is st with its remediation journal, or an error (closing
+// st) when its backend keeps none.
+func asJournalStore(st issues.Store, cfg *config.Config) (journalStore, error) {
 	js, ok := st.(journalStore)
 	if !ok {
 		st.Close()

@@ -4,6 +4,9 @@
 package config
 
 import (
+	"sort"
+	"strings"
+
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -28,24 +31,81 @@ type Config struct {
 	// keywarden does not handle (sorted); `config validate` lists them with
 	// IgnoredReason.
 	Ignored []string
-	// IgnoredKeys lists, as "file: key", the parts of whitelist.json and
-	// ticket_owners.json that are Hammer's but unused by keywarden (the
-	// whitelists of Hammer's other checks, ticket_owners.json "bu").
+	// IgnoredKeys lists, as "file: key", the keys of the three files that
+	// are Hammer's but unused by keywarden: keys inside the sections
+	// keywarden reads (aws.ddb_backup, user_inactivekeys.topic_name,
+	// slack.channels…), the whitelists of Hammer's other checks,
+	// ticket_owners.json "bu".
 	IgnoredKeys []string
+	// Warnings are problems that do not stop a run (a routing entry that can
+	// never match…), in file order.
+	Warnings []Problem
+}
+
+// IgnoredLine renders everything keywarden ignores on one line, by file:
+//
+//	config.json: api, aws.ddb_backup, cloudtrails; whitelist.json: s3_bucket_acl
+//
+// "" when nothing is ignored.
+func (c *Config) IgnoredLine() string {
+	byFile := map[string][]string{}
+	byFile[ConfigFile] = append(byFile[ConfigFile], c.Ignored...)
+	for _, k := range c.IgnoredKeys {
+		f, key, ok := strings.Cut(k, ": ")
+		if !ok {
+			f, key = ConfigFile, k
+		}
+		byFile[f] = append(byFile[f], key)
+	}
+	var parts []string
+	for _, f := range []string{ConfigFile, WhitelistFile, TicketOwnersFile} {
+		keys := byFile[f]
+		if len(keys) == 0 {
+			continue
+		}
+		sort.Strings(keys)
+		parts = append(parts, f+": "+strings.Join(keys, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // AWS is the "aws" section.
 type AWS struct {
 	// Accounts in the order they appear in config.json.
 	Accounts []Account
-	// RoleName assumed in each account (default keywarden-audit).
+	// RoleName assumed in each account (default keywarden-audit), unless
+	// one of Hammer's role names below is set for the purpose.
 	RoleName string
+	// RoleNameIdentification is Hammer's aws.role_name_identification: the
+	// role assumed to scan ("" = RoleName).
+	RoleNameIdentification string
+	// RoleNameReporting is Hammer's aws.role_name_reporting: the role
+	// assumed to remediate, roll back and re-check before acting ("" =
+	// RoleName).
+	RoleNameReporting string
 	// Region for IAM/STS clients ("" = SDK default chain).
 	Region string
 	// ExternalID passed to AssumeRole ("" = none).
 	ExternalID string
 	// Organization is Organizations discovery (aws.organization).
 	Organization Organization
+}
+
+// ScanRole is the role assumed in each account to scan it.
+func (a AWS) ScanRole() string {
+	if a.RoleNameIdentification != "" {
+		return a.RoleNameIdentification
+	}
+	return a.RoleName
+}
+
+// RemediationRole is the role assumed in each account to remediate (and
+// roll back).
+func (a AWS) RemediationRole() string {
+	if a.RoleNameReporting != "" {
+		return a.RoleNameReporting
+	}
+	return a.RoleName
 }
 
 // Account is one entry of aws.accounts (id -> name).

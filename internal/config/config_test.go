@@ -34,8 +34,8 @@ func TestGood(t *testing.T) {
 	cfg := mustLoad(t, filepath.Join("testdata", "good"))
 	eq(t, "AWS", cfg.AWS, AWS{
 		Accounts: []Account{{"123456789012", "master"}, {"210987654321", "slave1"}, {"654321210987", "slave2"}},
-		RoleName: "keywarden-audit-ro",
-		Region:   "us-east-1",
+		RoleName: "keywarden-audit-ro", RoleNameIdentification: "hammer-cloudsec-crossact-id",
+		Region: "us-east-1",
 	})
 	eq(t, "Kinds[user_inactivekeys]", cfg.Kinds[policy.InactiveKeys], &Kind{
 		Kind:                       policy.InactiveKeys,
@@ -80,7 +80,9 @@ func TestGood(t *testing.T) {
 		},
 	})
 	eq(t, "Ignored", cfg.Ignored, []string{"s3_bucket_acl"}) // "slack" is read: notify.go
-	eq(t, "IgnoredKeys", cfg.IgnoredKeys, []string{"whitelist.json: s3_bucket_acl"})
+	eq(t, "IgnoredKeys", cfg.IgnoredKeys, []string{"config.json: aws.main_account_id", "config.json: slack.channels",
+		"config.json: user_inactivekeys.topic_name", "whitelist.json: s3_bucket_acl"})
+	eq(t, "IgnoredLine", cfg.IgnoredLine(), "config.json: aws.main_account_id, s3_bucket_acl, slack.channels, user_inactivekeys.topic_name; whitelist.json: s3_bucket_acl")
 	eq(t, "Rules", cfg.Rules(), []policy.Rule{
 		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 14, Accounts: []string{"123456789012", "210987654321"}},
 		{Kind: policy.KeysRotation, LimitDays: 180, WarningDays: 30, Accounts: []string{"123456789012", "210987654321"},
@@ -109,47 +111,196 @@ func TestIgnoreAccountsWithOrgDiscovery(t *testing.T) {
 	}
 }
 
-func TestHammerSample(t *testing.T) {
-	dir := filepath.Join("testdata", "hammer")
-	cfg, probs, err := Validate(dir)
-	if err != nil || len(probs) > 0 {
-		t.Fatalf("Validate: %v %v", probs, err)
+// TestHammerVersions loads every fixture of a Hammer configuration version
+// (testdata/hammer/*/, see its README): none may fail, and what keywarden
+// says of each (warnings, then what it ignores) is golden.
+func TestHammerVersions(t *testing.T) {
+	root := filepath.Join("testdata", "hammer")
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	eq(t, "Ignored", cfg.Ignored, []string{
-		"api", "cloudtrails", "credentials", "cronjobs", "csv",
-		"ebs_public_snapshot", "ebs_unencrypted_volume", "ec2_public_ami",
-		"ecs_external_image_source", "ecs_logging", "ecs_privileged_access",
-		"es_domain_logging", "es_public_access_domain", "es_unencrypted_domain",
-		"rds_encryption", "rds_public_snapshot", "redshift_encryption",
-		"redshift_logging", "redshift_public_access", "s3_bucket_acl",
-		"s3_bucket_policy", "s3_encryption", "secgrp_unrestricted_access",
-		"sqs_public_access", "whitelisting_procedure_url",
-	})
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		n++
+		t.Run(d.Name(), func(t *testing.T) {
+			dir := filepath.Join(root, d.Name())
+			cfg, probs, err := Validate(dir)
+			if err != nil || len(probs) > 0 || cfg == nil {
+				t.Fatalf("Hammer's %s does not load: %v %v", d.Name(), probs, err)
+			}
+			var b strings.Builder
+			for _, w := range cfg.Warnings {
+				b.WriteString("warning: " + w.String() + "\n")
+			}
+			b.WriteString("ignored: " + cfg.IgnoredLine() + "\n")
+			path := filepath.Join(dir, "expected.txt")
+			if *update {
+				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != string(want) {
+				t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+			}
+			// Every version: Hammer's role names, its thresholds, its
+			// 13-digit routing entry dropped with a warning.
+			eq(t, "ScanRole", cfg.AWS.ScanRole(), "kw-fixture-id-role")
+			eq(t, "RemediationRole", cfg.AWS.RemediationRole(), "kw-fixture-rr-role")
+			if _, ok := cfg.TicketOwners.Accounts["1234567890123"]; ok {
+				t.Error("the 13-digit routing entry is kept")
+			}
+			if len(cfg.Warnings) == 0 || cfg.Warnings[0].Key != "account.1234567890123" {
+				t.Errorf("warnings %v: want the 13-digit routing entry named", cfg.Warnings)
+			}
+			for _, k := range []policy.Kind{policy.InactiveKeys, policy.KeysRotation} {
+				if kc := cfg.Kinds[k]; kc == nil || !kc.Enabled || kc.LimitDays < 1 {
+					t.Errorf("%s = %+v: want Hammer's check, enabled, with its threshold", k, kc)
+				}
+			}
+		})
+	}
+	if n < 11 {
+		t.Errorf("%d Hammer versions, want at least 11", n)
+	}
+}
+
+// The latest master sample, read as Hammer means it.
+func TestHammerMasterLatest(t *testing.T) {
+	cfg := mustLoad(t, filepath.Join("testdata", "hammer", "master-latest"))
 	eq(t, "AWS", cfg.AWS, AWS{
-		Accounts: []Account{{"123456789012", "master"}, {"210987654321", "slave1"}, {"654321210987", "slave2"}},
-		RoleName: DefaultRoleName,
-		Region:   "eu-west-1",
+		Accounts: []Account{{"123456789012", "main"}, {"210987654321", "member1"}, {"654321210987", "member2"}},
+		RoleName: DefaultRoleName, RoleNameIdentification: "kw-fixture-id-role", RoleNameReporting: "kw-fixture-rr-role",
+		Region: "eu-central-1",
 	})
 	ik := cfg.Kinds[policy.InactiveKeys]
 	eq(t, "inactivekeys.LimitDays", ik.LimitDays, 1)
-	eq(t, "inactivekeys.TopicName", ik.TopicName, "hammer-describe-iam-user-inactive-keys-lambda")
 	// ignore_accounts ["654321210987"] is applied as Hammer does.
 	eq(t, "inactivekeys.Accounts", ik.Accounts, []string{"123456789012", "210987654321"})
 	eq(t, "inactivekeys.RemediationAccounts", ik.RemediationAccounts, []string{"123456789012", "210987654321"})
 	kr := cfg.Kinds[policy.KeysRotation]
 	eq(t, "keysrotation", *kr, Kind{Kind: policy.KeysRotation, Enabled: true, TableName: "hammer-iam-user-keys-rotation",
-		LimitDays: 10, TopicName: "hammer-describe-iam-user-keys-rotation-lambda"})
+		LimitDays: 10, TopicName: "kw-fixture-describe-iam-rotation"})
 	if _, ok := cfg.Kinds[policy.InactivePasswords]; ok {
 		t.Error("user_inactivepasswords is not in Hammer's sample, yet present")
 	}
 	eq(t, "Whitelist", cfg.Whitelist, map[policy.Kind]map[string][]string{
-		policy.InactiveKeys: {"123456789012": {"user1", "user2", "AKIAI6UV5TCF3NA223T1", "AKIAIG7Y36NN5DWX4NO3"}},
-		policy.KeysRotation: {"123456789012": {"user1", "user2", "AKIAI6UV5TCF3NA223T1", "AKIAIG7Y36NN5DWX4NO3"}},
+		policy.InactiveKeys: {"123456789012": {"fixture-user", "AKIAFIXTURE000000001"}},
+		policy.KeysRotation: {"123456789012": {"fixture-user", "AKIAFIXTURE000000002"}},
 	})
-	if len(cfg.IgnoredKeys) != 12 {
-		t.Errorf("IgnoredKeys = %v, want Hammer's 12 other whitelist sections", cfg.IgnoredKeys)
-	}
 	eq(t, "Store", cfg.Store, Store{Type: "sqlite", Path: "keywarden.db"})
+	eq(t, "Slack", cfg.Notify.Slack, Slack{Set: true, Enabled: true, WebhookURLEnv: DefaultSlackWebhookURLEnv,
+		TokenEnv: DefaultSlackTokenEnv, DefaultChannel: "#kw-fixture", NotifyDefaultOwner: true})
+	eq(t, "Jira.Enabled", cfg.Notify.Jira.Enabled, false)
+	eq(t, "Jira.Server", cfg.Notify.Jira.Server, "https://jira.fixture.example")
+	eq(t, "TicketOwners", cfg.TicketOwners, TicketOwners{Global: Owner{JiraProject: "KWSEC", JiraParentTicket: "KWSEC-1",
+		SlackOwner: []string{"#kw-fixture"}}})
+}
+
+// The keys the playbooks, the docs and Hammer's code define, in the forms
+// Hammer accepts.
+func TestHammerPlaybookQuirks(t *testing.T) {
+	cfg := mustLoad(t, filepath.Join("testdata", "hammer", "playbook-quirks"))
+	ik := cfg.Kinds[policy.InactiveKeys]
+	eq(t, "inactivekeys", *ik, Kind{Kind: policy.InactiveKeys, Enabled: true, TableName: "hammer-iam-user-keys-inactive",
+		Accounts: []string{"123456789012", "210987654321"}, RemediationAccounts: []string{"210987654321"},
+		LimitDays: 10, Reporting: true})
+	kr := cfg.Kinds[policy.KeysRotation]
+	eq(t, "keysrotation accounts", kr.Accounts, []string{"123456789012", "210987654321"})
+	eq(t, "keysrotation retention", kr.RemediationRetentionPeriod, 7)
+	n := cfg.Notify
+	eq(t, "Jira", n.Jira, Jira{Set: true, Enabled: true, Server: "https://jira.fixture.example",
+		TokenEnv: DefaultJiraTokenEnv, IssueType: "Task", DoneTransition: DefaultJiraDoneTransition, LinkType: DefaultJiraLinkType,
+		TextFieldCharacterLimit: 32767, RiskFieldID: "customfield_10400", Priority: DefaultJiraPriority, Risk: DefaultJiraRisk})
+	// The per-check jira block's labels (read after "labels"), Hammer's
+	// default label for a check that sets none.
+	eq(t, "KindLabels(inactive)", n.KindLabels(policy.InactiveKeys), []string{"kw-iam"})
+	eq(t, "KindLabels(rotation)", n.KindLabels(policy.KeysRotation), []string{"iam-key-rotation"})
+	eq(t, "per-check switches", [2]bool{n.Kinds[policy.InactiveKeys].NoSlack, n.Kinds[policy.KeysRotation].NoSlack}, [2]bool{false, true})
+	eq(t, "Slack", n.Slack, Slack{Set: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv,
+		DefaultChannel: "kw-fixture", RemediationWarningDays: []int{7, 3, 1}})
+	eq(t, "WhitelistingProcedureURL", n.WhitelistingProcedureURL, "https://wiki.fixture.example/exemptions")
+	eq(t, "Whitelist", cfg.Whitelist, map[policy.Kind]map[string][]string{
+		policy.InactiveKeys: {"123456789012": {"fixture-user", "AKIAFIXTURE000000001"}},
+	})
+	eq(t, "For(member1)", cfg.TicketOwners.For("210987654321"), Owner{JiraProject: "KWSEC", JiraOwner: "member1-owner",
+		JiraParentTicket: "KWSEC-1", SlackOwner: []string{"#kw-member1", "fixture.user@example.com"}})
+}
+
+// Hammer's defaults for the keys keywarden shares (hammer/library/config.py):
+// a present "jira" or "slack" section is off unless enabled, and
+// notify_default_owner is on.
+func TestHammerDefaults(t *testing.T) {
+	cfg := mustLoad(t, writeConfig(t, `{
+  "user_inactivekeys": {"inactive_criteria_days": 90},
+  "jira": {"server": "https://jira.example.com"},
+  "slack": {"default_channel": "#sec"}
+}`))
+	eq(t, "Jira.Enabled", cfg.Notify.Jira.Enabled, false)
+	eq(t, "Jira.TextFieldCharacterLimit", cfg.Notify.Jira.TextFieldCharacterLimit, 0)
+	eq(t, "Slack.Enabled", cfg.Notify.Slack.Enabled, false)
+	eq(t, "Slack.NotifyDefaultOwner", cfg.Notify.Slack.NotifyDefaultOwner, true)
+	k := cfg.Kinds[policy.InactiveKeys]
+	eq(t, "enabled, reporting, remediation, retention", []any{k.Enabled, k.Reporting, k.Remediation, k.RemediationRetentionPeriod},
+		[]any{true, false, false, 0})
+}
+
+// A routing entry that can never match is a warning naming the entry; the
+// entry of a known account is used.
+func TestRoutingEntriesThatNeverMatch(t *testing.T) {
+	dir := writeConfig(t, `{"aws": {"accounts": {"123456789012": "a"}}, "user_inactivekeys": {"inactive_criteria_days": 9}}`)
+	os.WriteFile(filepath.Join(dir, TicketOwnersFile), []byte(`{"account": {
+  "acct-prod": {"jira_owner": "x"}, "210987654321": {"jira_owner": "y"}, "123456789012": {"jira_owner": "z"}}}`), 0o600)
+	cfg := mustLoad(t, dir)
+	var got []string
+	for _, w := range cfg.Warnings {
+		got = append(got, w.String())
+	}
+	eq(t, "Warnings", got, []string{
+		`ticket_owners.json: account.acct-prod: "acct-prod" is not a 12-digit AWS account ID, so this routing entry never matches (notices of every account go to the global owners); write the account's 12 digits, or remove the entry`,
+		`ticket_owners.json: account.210987654321: account 210987654321 is not in config.json's aws.accounts, so this routing entry never matches; add the account to aws.accounts, or remove the entry`,
+	})
+	eq(t, "For(123456789012)", cfg.TicketOwners.For("123456789012").JiraOwner, "z")
+	// With accounts discovered from the organization, any 12-digit entry may match.
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"aws": {"accounts": {"123456789012": "a"}, "organization": {"discover": true}},
+  "user_inactivekeys": {"inactive_criteria_days": 9}}`), 0o600)
+	if cfg := mustLoad(t, dir); len(cfg.Warnings) != 1 {
+		t.Errorf("with discovery: warnings %v, want only the non-ID entry", cfg.Warnings)
+	}
+}
+
+// An unknown key inside a section keywarden reads that Hammer does not
+// define either stays an error: a typo must not disable a threshold.
+func TestUnknownKeyStaysError(t *testing.T) {
+	dir := writeConfig(t, `{
+  "aws": {"role_name_identifcation": "x"},
+  "user_inactivekeys": {"inactive_criteria_days": 90, "label": ["x"], "jira": {"labels": "not-a-list"}},
+  "slack": {"remediation_warning_day": [1]},
+  "jira": {"risk_field": "x", "enabled": false}
+}`)
+	_, err := Load(dir)
+	var p *Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("Load: %v", err)
+	}
+	for _, want := range []string{
+		`config.json: aws.role_name_identifcation: unknown key; did you mean "role_name_identification"?`,
+		`config.json: user_inactivekeys.label: unknown key; did you mean "labels"?`,
+		`config.json: user_inactivekeys.jira.labels: "not-a-list" is not a list`,
+		`config.json: slack.remediation_warning_day: unknown key; did you mean "remediation_warning_days"?`,
+		`config.json: jira.risk_field: unknown key`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%s", want, err)
+		}
+	}
 }
 
 func TestBad(t *testing.T) {

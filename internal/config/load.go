@@ -51,12 +51,14 @@ func ThresholdKey(k policy.Kind) string {
 	return "inactive_criteria_days"
 }
 
-// hammerSections are the top-level config.json keys of Dow Jones Hammer
-// (deployment/configs/config.json and hammer/library/config.py) that
-// keywarden ignores.
+// hammerSections are top-level config.json keys of Dow Jones Hammer
+// (deployment/configs/config.json on master and dev, every version, and
+// hammer/library/config.py) that keywarden ignores. Any other top-level key
+// that is not a likely typo of keywarden's sections is ignored too (Hammer
+// adds checks over time: dns_takeover, kms_keys_rotation, sqs_encryption,
+// trusted_advisor_recommendations…), and listed.
 var hammerSections = set(
-	"cronjobs", "jira", "slack", "csv", "api", "credentials",
-	"whitelisting_procedure_url", "bu_list",
+	"cronjobs", "csv", "api", "credentials", "bu_list",
 	"s3_bucket_acl", "secgrp_unrestricted_access", "s3_bucket_policy",
 	"cloudtrails", "ebs_unencrypted_volume", "ebs_public_snapshot",
 	"rds_public_snapshot", "ec2_public_ami", "sqs_public_access",
@@ -64,20 +66,16 @@ var hammerSections = set(
 	"redshift_public_access", "redshift_encryption",
 	"ecs_privileged_access", "ecs_logging", "ecs_external_image_source",
 	"es_domain_logging", "es_unencrypted_domain", "es_public_access_domain",
+	"dns_takeover", "kms_keys_rotation", "sqs_encryption",
+	"trusted_advisor_recommendations", "public_ami_issues",
 )
-
-// hammerWhitelistSections are the whitelist.json sections of Hammer's other
-// checks (its sample also has "public_ami_issues").
-var hammerWhitelistSections = union(hammerSections, set("public_ami_issues"))
 
 // Keys of the "aws" section keywarden uses, and Hammer's others (accepted,
 // unused).
 var (
-	awsKeys       = []string{"region", "accounts", "role_name", "external_id", "organization"}
-	hammerAWSKeys = []string{
-		"main_account_id", "regions", "role_name_identification",
-		"role_name_reporting", "ddb_backup", "s3_backup_bucket",
-	}
+	awsKeys = []string{"region", "accounts", "role_name", "role_name_identification",
+		"role_name_reporting", "external_id", "organization"}
+	hammerAWSKeys = []string{"main_account_id", "regions", "ddb_backup", "s3_backup_bucket"}
 )
 
 // kindKeys lists the keys of a kind section, threshold key included.
@@ -167,6 +165,16 @@ type loader struct {
 
 func (l *loader) add(file, key, msg, fix string) {
 	l.probs = append(l.probs, Problem{File: file, Key: key, Msg: msg, Fix: fix})
+}
+
+// warn records a problem that does not stop a run.
+func (l *loader) warn(file, key, msg, fix string) {
+	l.cfg.Warnings = append(l.cfg.Warnings, Problem{File: file, Key: key, Msg: msg, Fix: fix})
+}
+
+// ignore lists a Hammer key keywarden accepts and does not use.
+func (l *loader) ignore(file, key string) {
+	l.cfg.IgnoredKeys = append(l.cfg.IgnoredKeys, file+": "+key)
 }
 
 func (l *loader) parse(file string, data []byte) *jvalue {
@@ -261,6 +269,14 @@ func (l *loader) aws(v *jvalue) {
 			if s, ok := l.str(f, key, m.val); ok && s != "" {
 				l.cfg.AWS.RoleName = s
 			}
+		case "role_name_identification":
+			if s, ok := l.str(f, key, m.val); ok {
+				l.cfg.AWS.RoleNameIdentification = strings.TrimSpace(s)
+			}
+		case "role_name_reporting":
+			if s, ok := l.str(f, key, m.val); ok {
+				l.cfg.AWS.RoleNameReporting = strings.TrimSpace(s)
+			}
 		case "external_id":
 			if s, ok := l.str(f, key, m.val); ok {
 				l.cfg.AWS.ExternalID = s
@@ -284,9 +300,11 @@ func (l *loader) aws(v *jvalue) {
 				l.known[a.key] = true
 			}
 		default:
-			if !slices.Contains(hammerAWSKeys, m.key) {
-				l.unknown(f, key, m.key, append(append([]string{}, awsKeys...), hammerAWSKeys...))
+			if slices.Contains(hammerAWSKeys, m.key) {
+				l.ignore(f, key)
+				continue
 			}
+			l.unknown(f, key, m.key, append(append([]string{}, awsKeys...), hammerAWSKeys...))
 		}
 	}
 }
@@ -375,6 +393,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 			if s, ok := l.str(f, key, m.val); ok {
 				kc.TopicName = s
 			}
+			l.ignore(f, key)
 		case "accounts":
 			kc.Accounts, accountsSet = l.accounts(f, key, m.val, true)
 		case "remediation_accounts":
@@ -421,7 +440,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 			if l.notifyKindKey(k, key, m) {
 				continue
 			}
-			cands := kindKeys(k)
+			cands := append(kindKeys(k), notifyKindKeys...)
 			if m.key == "inactive_criteria_days" || m.key == "rotation_criteria_days" {
 				// the other kind's threshold: name this one's
 				l.add(f, key, "unknown key", fmt.Sprintf("did you mean %q?", thr))
@@ -516,9 +535,14 @@ func (l *loader) accounts(file, key string, v *jvalue, mustBeKnown bool) (ids []
 	return ids, true
 }
 
+// isAccountID reports whether id is 12 digits.
+func isAccountID(id string) bool {
+	return len(id) == 12 && strings.Trim(id, "0123456789") == ""
+}
+
 // accountID reports (as a problem) an ID that is not 12 digits.
 func (l *loader) accountID(file, key, id string) bool {
-	if len(id) == 12 && strings.Trim(id, "0123456789") == "" {
+	if isAccountID(id) {
 		return true
 	}
 	l.add(file, key, fmt.Sprintf("%q is not a 12-digit AWS account ID", id), "write the account's 12 digits")
@@ -651,14 +675,13 @@ func (l *loader) whitelist(root *jvalue) {
 				}
 				l.cfg.Whitelist[kind][a.key] = entries
 			}
-		case hammerWhitelistSections[m.key]:
-			l.cfg.IgnoredKeys = append(l.cfg.IgnoredKeys, f+": "+m.key)
+		case suggest(m.key, cands) != "":
+			// A misspelt section would silently drop exemptions.
+			l.add(f, m.key, "unknown section", fmt.Sprintf("did you mean %q?", suggest(m.key, cands)))
 		default:
-			fix := "remove it; keywarden's sections are " + strings.Join(cands, ", ")
-			if s := suggest(m.key, cands); s != "" {
-				fix = fmt.Sprintf("did you mean %q?", s)
-			}
-			l.add(f, m.key, "unknown section", fix)
+			// The whitelist of one of Hammer's other checks (any shape:
+			// Hammer's samples hold 13-digit IDs and empty lists there).
+			l.ignore(f, m.key)
 		}
 	}
 }
@@ -674,10 +697,19 @@ func (l *loader) ticketOwners(root *jvalue) {
 				continue
 			}
 			for _, a := range m.val.obj {
-				if !l.accountID(f, "account", a.key) {
+				key := joinKey("account", a.key)
+				if !isAccountID(a.key) {
+					// Hammer's own sample keys an entry with 13 digits: it
+					// can never match an account, which is worth saying but
+					// not worth stopping a scan for.
+					l.warn(f, key, fmt.Sprintf("%q is not a 12-digit AWS account ID, so this routing entry never matches (notices of every account go to the global owners)", a.key),
+						"write the account's 12 digits, or remove the entry")
 					continue
 				}
-				key := joinKey("account", a.key)
+				if len(l.known) > 0 && !l.known[a.key] && !l.cfg.AWS.Organization.Discover {
+					l.warn(f, key, fmt.Sprintf("account %s is not in config.json's aws.accounts, so this routing entry never matches", a.key),
+						"add the account to aws.accounts, or remove the entry")
+				}
 				if !l.object(f, key, a.val) {
 					continue
 				}
@@ -693,7 +725,7 @@ func (l *loader) ticketOwners(root *jvalue) {
 		case "bu":
 			// Hammer's business-unit/product routing: keywarden has no
 			// such tags to match.
-			l.cfg.IgnoredKeys = append(l.cfg.IgnoredKeys, f+": bu")
+			l.ignore(f, "bu")
 		default:
 			l.owner("", &to.Global, m)
 		}
@@ -781,17 +813,6 @@ func set(xs ...string) map[string]bool {
 	m := make(map[string]bool, len(xs))
 	for _, x := range xs {
 		m[x] = true
-	}
-	return m
-}
-
-func union(a, b map[string]bool) map[string]bool {
-	m := make(map[string]bool, len(a)+len(b))
-	for k := range a {
-		m[k] = true
-	}
-	for k := range b {
-		m[k] = true
 	}
 	return m
 }

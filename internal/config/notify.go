@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -11,14 +12,18 @@ import (
 
 // Defaults of the reporting settings.
 const (
-	DefaultSlackWebhookURLEnv   = "KEYWARDEN_SLACK_WEBHOOK_URL"
-	DefaultSlackTokenEnv        = "KEYWARDEN_SLACK_TOKEN"
-	DefaultJiraTokenEnv         = "KEYWARDEN_JIRA_TOKEN"
-	DefaultJiraIssueType        = "Task"
-	DefaultJiraDoneTransition   = "Done"
-	DefaultJiraLinkType         = "Relates"
-	DefaultWarningIntervalDays  = 1
-	defaultJiraTextFieldCharMax = 32767
+	DefaultSlackWebhookURLEnv  = "KEYWARDEN_SLACK_WEBHOOK_URL"
+	DefaultSlackTokenEnv       = "KEYWARDEN_SLACK_TOKEN"
+	DefaultJiraTokenEnv        = "KEYWARDEN_JIRA_TOKEN"
+	DefaultJiraIssueType       = "Task"
+	DefaultJiraDoneTransition  = "Done"
+	DefaultJiraLinkType        = "Relates"
+	DefaultWarningIntervalDays = 1
+	// DefaultJiraPriority is the priority Hammer gives its IAM key tickets.
+	DefaultJiraPriority = "Major"
+	// DefaultJiraRisk is the risk Hammer states for its IAM key tickets
+	// ("*Risk*: Low"), set in jira.risk_field_id when that is configured.
+	DefaultJiraRisk = "Low"
 )
 
 // Notify is the reporting configuration: the "slack", "jira" and "sns"
@@ -31,6 +36,10 @@ type Notify struct {
 	SNS   SNS
 	// Kinds holds the per-kind reporting keys of the kinds that set any.
 	Kinds map[policy.Kind]KindNotify
+	// WhitelistingProcedureURL is Hammer's top-level
+	// whitelisting_procedure_url: tickets link to it ("please follow the
+	// whitelisting procedure") when set.
+	WhitelistingProcedureURL string
 }
 
 // Slack is the "slack" section. Hammer's keys (enabled, default_channel,
@@ -79,6 +88,15 @@ type Jira struct {
 	Labels                  []string
 	TextFieldCharacterLimit int
 	ShowKeyIDs              bool
+	// Priority is the new tickets' priority name (Hammer's "Major").
+	Priority string
+	// RiskFieldID is a custom field (customfield_NNNNN) set to Risk on new
+	// tickets; empty: the risk is stated in the description only.
+	RiskFieldID string
+	Risk        string
+	// Watchers are JIRA user names added as watchers of every new ticket
+	// (the assignee is added too, as Hammer does).
+	Watchers []string
 }
 
 // SNS is the "sns" section.
@@ -97,6 +115,39 @@ type KindNotify struct {
 	// Title and Text head the kind's notices (as aws-iam-sleuth's
 	// EXPIRE_NOTIFICATION_TITLE and _TEXT); empty means keywarden's default.
 	Title, Text string
+	// Labels are the kind's JIRA labels (Hammer's per-check "labels", also
+	// read from a per-check "jira": {"labels": [...]} block); nil means
+	// Hammer's default for the check (DefaultKindLabels).
+	Labels []string
+	// NoJira and NoSlack switch the kind's tickets or Slack notices off
+	// (a per-check "jira": false / "slack": false, or {"enabled": false}),
+	// as Hammer's per-check toggles do.
+	NoJira, NoSlack bool
+}
+
+// DefaultKindLabels are the JIRA labels of each kind's tickets when its
+// section sets none: Hammer's defaults for its two key checks
+// (library/jiraoperations.py), and one in the same style for passwords.
+var DefaultKindLabels = map[policy.Kind][]string{
+	policy.InactiveKeys:      {"iam-key-inactive"},
+	policy.KeysRotation:      {"iam-key-rotation"},
+	policy.InactivePasswords: {"iam-password-inactive"},
+}
+
+// KindLabels returns the JIRA labels of kind k: its section's, else
+// Hammer's default.
+func (n Notify) KindLabels(k policy.Kind) []string {
+	if l := n.Kinds[k].Labels; l != nil {
+		return l
+	}
+	return DefaultKindLabels[k]
+}
+
+// SwitchedOff reports whether kind k's section switches channel ("jira",
+// "slack") off: Hammer's per-check "jira": false / "slack": false.
+func (n Notify) SwitchedOff(k policy.Kind, channel string) bool {
+	kn := n.Kinds[k]
+	return channel == "jira" && kn.NoJira || channel == "slack" && kn.NoSlack
 }
 
 // WarningInterval returns the warning interval of kind k in days.
@@ -108,14 +159,16 @@ func (n Notify) WarningInterval(k policy.Kind) int {
 }
 
 // notifyKindKeys are the reporting keys a kind section may hold.
-var notifyKindKeys = []string{"warning_interval_days", "notification_title", "notification_text"}
+var notifyKindKeys = []string{"warning_interval_days", "notification_title", "notification_text", "labels", "jira", "slack"}
 
 var (
 	slackKeys = []string{"enabled", "webhook_url_env", "token_env", "api_url", "default_channel",
 		"notify_default_owner", "show_key_ids", "remediation_warning_days"}
+	// hammerSlackKeys are Hammer's log forwarding: accepted and ignored.
 	hammerSlackKeys = []string{"channels", "ignore"}
 	jiraKeys        = []string{"enabled", "server", "user", "token_env", "issue_type", "done_transition",
-		"link_type", "labels", "text_field_character_limit", "show_key_ids"}
+		"link_type", "labels", "text_field_character_limit", "show_key_ids", "priority", "risk_field_id",
+		"risk", "watchers"}
 	snsKeys = []string{"enabled", "topic_arn", "show_key_ids"}
 	// secretKeys are keys people write by habit that would put a secret in
 	// a committed file.
@@ -125,19 +178,34 @@ var (
 	}
 )
 
-// isNotifySection reports whether a top-level key is a reporting section.
-func isNotifySection(key string) bool { return key == "slack" || key == "jira" || key == "sns" }
+// isNotifySection reports whether a top-level key is a reporting section
+// (or Hammer's whitelisting_procedure_url, which tickets link to).
+func isNotifySection(key string) bool {
+	return key == "slack" || key == "jira" || key == "sns" || key == whitelistingURLKey
+}
+
+const whitelistingURLKey = "whitelisting_procedure_url"
 
 // notifySection reads the "slack", "jira" or "sns" section.
 func (l *loader) notifySection(name string, v *jvalue) {
 	const f = ConfigFile
+	if name == whitelistingURLKey {
+		// Hammer's sample has "": no link.
+		if s, ok := l.str(f, name, v); ok && strings.TrimSpace(s) != "" {
+			l.cfg.Notify.WhitelistingProcedureURL = l.httpURL(name, v)
+		}
+		return
+	}
 	if !l.object(f, name, v) {
 		return
 	}
 	n := &l.cfg.Notify
 	switch name {
 	case "slack":
-		s := Slack{Set: true, Enabled: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv}
+		// Hammer's defaults (hammer/library/config.py SlackConfig):
+		// enabled false, notify_default_owner true.
+		s := Slack{Set: true, WebhookURLEnv: DefaultSlackWebhookURLEnv, TokenEnv: DefaultSlackTokenEnv,
+			NotifyDefaultOwner: true}
 		for _, m := range v.obj {
 			key := joinKey(name, m.key)
 			switch m.key {
@@ -161,16 +229,21 @@ func (l *loader) notifySection(name string, v *jvalue) {
 			case "remediation_warning_days":
 				s.RemediationWarningDays = l.dayList(key, m.val)
 			default:
-				if !slices.Contains(hammerSlackKeys, m.key) {
-					l.notifyUnknown(key, m.key, slackKeys)
+				if slices.Contains(hammerSlackKeys, m.key) {
+					l.ignore(f, key)
+					continue
 				}
+				l.notifyUnknown(key, m.key, slackKeys)
 			}
 		}
 		n.Slack = s
 	case "jira":
-		j := Jira{Set: true, Enabled: true, TokenEnv: DefaultJiraTokenEnv, IssueType: DefaultJiraIssueType,
+		// Hammer's defaults (hammer/library/config.py JiraConfig): enabled
+		// false, text_field_character_limit 0 (no limit); its IAM tickets'
+		// priority and risk.
+		j := Jira{Set: true, TokenEnv: DefaultJiraTokenEnv, IssueType: DefaultJiraIssueType,
 			DoneTransition: DefaultJiraDoneTransition, LinkType: DefaultJiraLinkType,
-			TextFieldCharacterLimit: defaultJiraTextFieldCharMax}
+			Priority: DefaultJiraPriority, Risk: DefaultJiraRisk}
 		for _, m := range v.obj {
 			key := joinKey(name, m.key)
 			switch m.key {
@@ -206,6 +279,24 @@ func (l *loader) notifySection(name string, v *jvalue) {
 				}
 			case "show_key_ids":
 				j.ShowKeyIDs, _ = l.boolean(f, key, m.val)
+			case "priority":
+				if s, ok := l.str(f, key, m.val); ok && s != "" {
+					j.Priority = s
+				}
+			case "risk":
+				if s, ok := l.str(f, key, m.val); ok && s != "" {
+					j.Risk = s
+				}
+			case "risk_field_id":
+				if s, ok := l.str(f, key, m.val); ok && s != "" {
+					if !customFieldID.MatchString(s) {
+						l.add(f, key, fmt.Sprintf("%q is not a JIRA custom field ID", s), `write it as "customfield_" and the field's number, e.g. "customfield_10400"`)
+					} else {
+						j.RiskFieldID = s
+					}
+				}
+			case "watchers":
+				j.Watchers = l.strings(key, m.val)
 			default:
 				l.notifyUnknown(key, m.key, jiraKeys)
 			}
@@ -261,6 +352,44 @@ func (l *loader) notifyKindKey(k policy.Kind, key string, m jmember) bool {
 		kn.Title, _ = l.str(f, key, m.val)
 	case "notification_text":
 		kn.Text, _ = l.str(f, key, m.val)
+	case "labels":
+		if m.val.t != jNull {
+			kn.Labels = l.strings(key, m.val)
+		}
+	case "jira", "slack":
+		off := false
+		switch m.val.t {
+		case jNull:
+		case jObject:
+			// Hammer's per-check block: {"enabled": ..., "labels": [...]}.
+			l.object(f, key, m.val)
+			for _, b := range m.val.obj {
+				bkey := joinKey(key, b.key)
+				switch {
+				case b.key == "enabled":
+					if on, ok := l.boolean(f, bkey, b.val); ok {
+						off = !on
+					}
+				case b.key == "labels" && m.key == "jira":
+					if b.val.t != jNull {
+						kn.Labels = l.strings(bkey, b.val)
+					}
+				case m.key == "jira":
+					l.unknown(f, bkey, b.key, []string{"enabled", "labels"})
+				default:
+					l.unknown(f, bkey, b.key, []string{"enabled"})
+				}
+			}
+		default:
+			if on, ok := l.boolean(f, key, m.val); ok {
+				off = !on
+			}
+		}
+		if m.key == "jira" {
+			kn.NoJira = off
+		} else {
+			kn.NoSlack = off
+		}
 	default:
 		if s := suggest(m.key, notifyKindKeys); s != "" && suggest(m.key, kindKeys(k)) == "" {
 			l.add(f, key, "unknown key", fmt.Sprintf("did you mean %q?", s))
@@ -378,6 +507,9 @@ func (l *loader) hasProblem(key string) bool {
 	}
 	return false
 }
+
+// customFieldID matches a JIRA custom field ID.
+var customFieldID = regexp.MustCompile(`^customfield_[0-9]+$`)
 
 // SplitTopicARN returns the region and account of an SNS topic ARN.
 func SplitTopicARN(arn string) (region, account string, ok bool) {

@@ -292,7 +292,12 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 		r.Ages.Add(facts, e.Rules, asOf)
 	}
 	if e.Store != nil {
-		ch, later, err := e.track(ctx, facts, r.Findings, asOf)
+		var ch *issues.Changes
+		var later time.Time
+		err := e.retryConflicts(ctx, r.Account.ID, func() (err error) {
+			ch, later, err = e.track(ctx, facts, r.Findings, asOf)
+			return err
+		})
 		if err != nil {
 			r.Err = fmt.Errorf("account %s: track issues: %w", r.Account.ID, err)
 			e.log().Error("tracking failed", "account", r.Account.ID, "err", err)

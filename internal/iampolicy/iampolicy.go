@@ -7,6 +7,7 @@ package iampolicy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -81,6 +82,30 @@ type Options struct {
 	// RoleName of the member-account role the runner assumes (default
 	// keywarden-audit).
 	RoleName string
+	// RoleNames are the member-account roles the runner assumes when they
+	// differ by purpose (Hammer's aws.role_name_identification to scan,
+	// aws.role_name_reporting to remediate); they replace RoleName.
+	RoleNames []string
+	// TopicARN is the SNS topic keywarden publishes to (sns.topic_arn);
+	// empty allows topics named keywarden-*.
+	TopicARN string
+}
+
+// roleNames returns the distinct member-account role names, in order.
+func (o Options) roleNames() []string {
+	var out []string
+	for _, n := range o.RoleNames {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	switch {
+	case len(out) > 0:
+		return out
+	case o.RoleName != "":
+		return []string{o.RoleName}
+	}
+	return []string{"keywarden-audit"}
 }
 
 // AuditPolicy is the policy of the member-account role. With remediation it
@@ -101,14 +126,22 @@ func AuditPolicy(o Options) Document {
 
 // RunnerPolicy is the policy of keywarden's own identity.
 func RunnerPolicy(o Options) Document {
-	role := o.RoleName
-	if role == "" {
-		role = "keywarden-audit"
+	var roles []string
+	for _, n := range o.roleNames() {
+		roles = append(roles, "arn:aws:iam::*:role/"+n)
+	}
+	var assume any = roles
+	if len(roles) == 1 {
+		assume = roles[0]
+	}
+	topic := "arn:aws:sns:*:*:keywarden-*"
+	if o.TopicARN != "" {
+		topic = o.TopicARN
 	}
 	res := map[string]any{
-		"AssumeMemberRoles":    "arn:aws:iam::*:role/" + role,
+		"AssumeMemberRoles":    assume,
 		"DiscoverAccounts":     "*",
-		"PublishNotifications": "arn:aws:sns:*:*:keywarden-*",
+		"PublishNotifications": topic,
 		"ReadConfiguration":    "arn:aws:ssm:*:*:parameter/keywarden/*",
 		"ImportFindings":       "arn:aws:securityhub:*:*:product/*/default",
 		"KeepIssues":           []string{"arn:aws:dynamodb:*:*:table/hammer-iam-user-*", "arn:aws:dynamodb:*:*:table/keywarden-*"},

@@ -21,7 +21,18 @@ type Facts struct {
 	// ReportGenerated is when the credential report behind these facts was
 	// generated (zero for the live source).
 	ReportGenerated time.Time
-	Users           []User
+	// ReportStale: the credential report was older than the scan (AWS
+	// serves a cached one up to 4 hours old), so every suspect it showed
+	// was confirmed live. ReportAge is its age on the server's clock when
+	// the scan started (zero when unknown or not from AWS).
+	ReportStale bool
+	ReportAge   time.Duration
+	// Complete: Users is the whole live set of users of the account, so a
+	// user absent from it is deleted. A source that cannot promise that (a
+	// credential report file, which can be cut at a line boundary) leaves
+	// it false, and issues of users it does not list stay as they are.
+	Complete bool
+	Users    []User
 	// Calls counts the AWS API calls made to collect these facts, by action.
 	Calls map[string]int
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,7 +34,14 @@ func (s *LiveSource) Collect(ctx context.Context, a Account) (*Facts, error) {
 		if err != nil {
 			return nil, wrap(a, "list users", err)
 		}
+		if page.IsTruncated && aws.ToString(page.Marker) == "" {
+			// The paginator would stop here as if this were the last page.
+			return nil, wrap(a, "list users", errors.New("a page says more users follow but gives no Marker: the user list is incomplete"))
+		}
 		for _, u := range page.Users {
+			if u.UserName == nil {
+				return nil, wrap(a, "list users", errors.New("a user without UserName: the answer is incomplete"))
+			}
 			usr := User{Name: aws.ToString(u.UserName), ARN: aws.ToString(u.Arn), Created: aws.ToTime(u.CreateDate).UTC()}
 			if u.PasswordLastUsed != nil {
 				t := u.PasswordLastUsed.UTC()
@@ -55,7 +63,8 @@ func (s *LiveSource) Collect(ctx context.Context, a Account) (*Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Facts{Account: a, Users: kept, Calls: calls.snapshot()}, nil
+	// Complete: ListUsers is the live set of users, every page checked.
+	return &Facts{Account: a, Users: kept, Complete: true, Calls: calls.snapshot()}, nil
 }
 
 // ReadUser fills u (Name set; Password.LastUsed may be preset from
@@ -80,6 +89,8 @@ func ReadUser(ctx context.Context, c IAMReader, a Account, u *User, calls *count
 		u.Password = nil
 	case err != nil:
 		return wrap(a, "get login profile of "+u.Name, err)
+	case lp.LoginProfile == nil:
+		return wrap(a, "get login profile of "+u.Name, errors.New("the answer has no LoginProfile"))
 	default:
 		p := &Password{Enabled: true, Created: aws.ToTime(lp.LoginProfile.CreateDate).UTC()}
 		if u.Password != nil {

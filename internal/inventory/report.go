@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strings"
 	"time"
@@ -109,6 +110,12 @@ type reportParser struct {
 	rep      CredentialReport
 	acctLine int // line that set rep.AccountID
 	rootLine int
+	// users finds a second row of a user: the row (line, index in
+	// rep.Users) of each user name, by hash. Names whose hashes collide
+	// go to collided.
+	users    map[uint64]userRow
+	seed     maphash.Seed
+	collided map[string]int
 
 	times  []time.Time
 	keys   []AccessKey
@@ -180,6 +187,11 @@ func ParseCredentialReportBytes(data []byte, name string) (*CredentialReport, er
 		if err := p.row(rec, line); err != nil {
 			return nil, err
 		}
+	}
+	if p.rep.Root == nil {
+		// IAM writes the root row first: a report without it was cut,
+		// filtered or assembled by hand, and may lack users too.
+		return nil, fmt.Errorf("%s: no %s row: every IAM credential report has one, so this one is incomplete (cut or filtered); use the whole report as downloaded (aws iam get-credential-report, or the IAM console)", name, RootAccountName)
 	}
 	return &p.rep, nil
 }
@@ -288,7 +300,7 @@ func (p *reportParser) row(rec []string, line int) error {
 	if !created.ok {
 		return p.fieldErr(line, colUserCreationTime, "missing date: %s", reportDateHint)
 	}
-	pwEnabled, err := p.boolean(rec, line, c.pwEnabled, colPasswordEnabled)
+	pwEnabled, err := p.strictBool(rec, line, c.pwEnabled, colPasswordEnabled)
 	if err != nil {
 		return err
 	}
@@ -304,6 +316,9 @@ func (p *reportParser) row(rec []string, line int) error {
 	// One allocation for both strings: the name is the tail of the ARN.
 	a := strings.Clone(arn)
 	u := User{Name: a[len(a)-len(name):], ARN: a, Created: created.t, Keys: keys}
+	if first := p.firstRow(u.Name, line); first > 0 {
+		return fmt.Errorf("%s line %d: user %s appears twice (lines %d and %d): a report has one row per user, so this file was edited or joined from several reports; use the report as downloaded", p.name, line, u.Name, first, line)
+	}
 	// password_last_used can outlive a deleted login profile: only
 	// password_enabled=true means there is a password to judge.
 	if pwEnabled {
@@ -321,6 +336,36 @@ func (p *reportParser) row(rec []string, line int) error {
 	return nil
 }
 
+// userRow is where a user's row is.
+type userRow struct{ line, index int32 }
+
+// firstRow returns the line of an earlier row of user name, or 0, and
+// records this row (line; the next entry of rep.Users). A map keyed by the
+// names' hashes costs half as much as one keyed by the names.
+func (p *reportParser) firstRow(name string, line int) int {
+	if p.users == nil {
+		p.users = make(map[uint64]userRow, cap(p.rep.Users))
+		p.seed = maphash.MakeSeed()
+	}
+	h := maphash.String(p.seed, name)
+	r, ok := p.users[h]
+	switch {
+	case !ok:
+		p.users[h] = userRow{int32(line), int32(len(p.rep.Users))}
+		return 0
+	case p.rep.Users[r.index].Name == name:
+		return int(r.line)
+	}
+	if first := p.collided[name]; first > 0 {
+		return first
+	}
+	if p.collided == nil {
+		p.collided = map[string]int{}
+	}
+	p.collided[name] = line
+	return 0
+}
+
 // accessKeys reads both key slots. A slot holds a key when its
 // last_rotated date is set.
 func (p *reportParser) accessKeys(rec []string, line int) ([]AccessKey, error) {
@@ -330,7 +375,7 @@ func (p *reportParser) accessKeys(rec []string, line int) ([]AccessKey, error) {
 	start := len(p.keys)
 	for i := range p.cols.keys {
 		kc := &p.cols.keys[i]
-		active, err := p.boolean(rec, line, kc.active, kc.activeName)
+		active, err := p.strictBool(rec, line, kc.active, kc.activeName)
 		if err != nil {
 			return nil, err
 		}
@@ -429,6 +474,20 @@ func (p *reportParser) boolean(rec []string, line, idx int, col string) (bool, e
 		return false, nil
 	}
 	return false, p.fieldErr(line, col, "invalid boolean %q: %s", s, reportBoolHint)
+}
+
+// strictBool reads a column IAM always fills with true or false (a user's
+// password_enabled, access_key_N_active): N/A or anything else there is an
+// error, never a silent false.
+func (p *reportParser) strictBool(rec []string, line, idx int, col string) (bool, error) {
+	s := rec[idx]
+	switch {
+	case len(s) == 4 && strings.EqualFold(s, "true"):
+		return true, nil
+	case len(s) == 5 && strings.EqualFold(s, "false"):
+		return false, nil
+	}
+	return false, p.fieldErr(line, col, "invalid boolean %q: %s (IAM writes nothing else in this column)", s, reportBoolHint)
 }
 
 // str returns s, or "" for a no-value marker, as a string that does not pin

@@ -23,11 +23,19 @@ const reportRootRow = "<root_account>,arn:aws:iam::123456789012:root,2024-02-11T
 
 // reportCSV builds a report with the given header; each row maps column
 // names to values, and unset columns are "false" for booleans and "N/A"
-// otherwise, as IAM writes them.
+// otherwise, as IAM writes them. A root account row comes first unless the
+// rows hold one.
 func reportCSV(header string, rows ...map[string]string) string {
 	cols := strings.Split(header, ",")
 	var b strings.Builder
 	b.WriteString(header + "\n")
+	hasRoot := false
+	for _, r := range rows {
+		hasRoot = hasRoot || r["user"] == RootAccountName
+	}
+	if !hasRoot {
+		rows = append([]map[string]string{reportRoot}, rows...)
+	}
 	for _, r := range rows {
 		for i, c := range cols {
 			if i > 0 {
@@ -46,6 +54,12 @@ func reportCSV(header string, rows ...map[string]string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// reportRoot is the root account row reportCSV adds.
+var reportRoot = map[string]string{
+	"user": RootAccountName, "arn": "arn:aws:iam::123456789012:root", "user_creation_time": "2024-02-11T09:30:12+00:00",
+	"password_enabled": "not_supported", "password_last_used": "no_information", "password_last_changed": "not_supported",
 }
 
 func ts(s string) time.Time {
@@ -213,8 +227,9 @@ func TestParseCredentialReport(t *testing.T) {
 			}},
 		},
 		{
-			name:     "header only: zero users",
-			in:       reportHeader + "\n",
+			name:     "root row only: zero users",
+			in:       reportCSV(reportHeader),
+			account:  "123456789012",
 			wantNone: true,
 		},
 		{
@@ -235,7 +250,7 @@ func TestParseCredentialReport(t *testing.T) {
 			if rep.AccountID != tt.account {
 				t.Errorf("AccountID = %q, want %q", rep.AccountID, tt.account)
 			}
-			if !reflect.DeepEqual(rep.Root, tt.root) {
+			if rep.Root == nil || tt.root != nil && !reflect.DeepEqual(rep.Root, tt.root) {
 				t.Errorf("Root = %+v, want %+v", rep.Root, tt.root)
 			}
 			if tt.wantNone {

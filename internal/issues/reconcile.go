@@ -27,6 +27,10 @@ type Changes struct {
 	Updated   []Change
 	Closed    []Change
 	Refreshed []Issue
+	// Kept are live issues left as they are because the facts do not
+	// list their user and do not promise to list every user (a credential
+	// report file): nothing to store, only to tell.
+	Kept []Change
 	// Scan, when set, is the tracked scan these changes come from: Apply
 	// records its as-of as the account's last tracked scan (Store.LastScan)
 	// atomically with the changes, also when nothing else changed, and
@@ -49,10 +53,12 @@ func (c *Changes) Empty() bool {
 }
 
 // Reconcile compares the findings of one scan of one account with the issues
-// still live (open or whitelisted) for the same account and kinds. facts (may
-// be nil) are used to explain why an issue closed. The caller passes only
-// issues of the (account, kind) pairs that were actually scanned: a failed
-// scan must never resolve anything.
+// still live (open or whitelisted) for the same account and kinds. facts
+// explain why an issue closed; an issue of a user the facts do not list is
+// resolved ("user deleted") only when the facts are complete
+// (facts.Complete), else it stays as it is. The caller passes only issues of
+// the (account, kind) pairs that were actually scanned: a failed scan must
+// never resolve anything.
 func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, asOf time.Time) *Changes {
 	ch := &Changes{}
 	byKey := make(map[Key]*Issue, len(live))
@@ -116,6 +122,12 @@ func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, 
 	for i := range live {
 		is := live[i]
 		if seen[is.Key()] {
+			continue
+		}
+		if !listed(facts, is.Details.Username) && (facts == nil || !facts.Complete) {
+			// Absent from facts that do not promise to hold every user:
+			// unknown, not deleted. The issue stays as it is.
+			ch.Kept = append(ch.Kept, Change{Issue: is, Why: "user " + is.Details.Username + " not in the inventory, which may be incomplete (a credential report file): not known to be deleted"})
 			continue
 		}
 		reason := closeReason(&is, facts)
@@ -191,6 +203,19 @@ func isoTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// listed reports whether facts hold user name.
+func listed(facts *inventory.Facts, name string) bool {
+	if facts == nil {
+		return false
+	}
+	for i := range facts.Users {
+		if facts.Users[i].Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // closeReason explains, from the current facts, why an issue is no longer

@@ -41,8 +41,18 @@ func alice() inventory.User {
 	}
 }
 
+// factsOf are complete facts, as the AWS sources give: every user of the
+// account.
 func factsOf(users ...inventory.User) *inventory.Facts {
-	return &inventory.Facts{Account: inventory.Account{ID: account}, Users: users}
+	return &inventory.Facts{Account: inventory.Account{ID: account}, Users: users, Complete: true}
+}
+
+// partialFacts are facts that may lack users, as a credential report file
+// gives.
+func partialFacts(users ...inventory.User) *inventory.Facts {
+	f := factsOf(users...)
+	f.Complete = false
+	return f
 }
 
 // scan evaluates facts and reconciles the findings with live.
@@ -116,6 +126,9 @@ func TestReconcileCloseReasons(t *testing.T) {
 		// closed maps the kinds expected to close to their reason; the
 		// other kinds must stay live.
 		closed map[policy.Kind]string
+		// kept is how many issues stay because their user is not listed
+		// in incomplete facts.
+		kept int
 	}{
 		{
 			name:   "user deleted",
@@ -237,14 +250,35 @@ func TestReconcileCloseReasons(t *testing.T) {
 			closed: map[policy.Kind]string{policy.InactiveKeys: "no longer detected"},
 		},
 		{
-			name:   "no facts to explain",
+			// A credential report file can be cut at a line boundary: a
+			// user it does not list is unknown, not deleted.
+			name:   "user absent from incomplete facts: stays open",
+			before: factsOf(alice()),
+			after:  partialFacts(inventory.User{Name: "bob", ARN: "arn:aws:iam::123456789012:user/bob", Created: daysAgo(10)}),
+			closed: map[policy.Kind]string{},
+			kept:   3,
+		},
+		{
+			name:   "user listed in incomplete facts: reconciled as usual",
+			before: factsOf(alice()),
+			after: partialFacts(func() inventory.User {
+				u := alice()
+				u.Keys[0].Status = inventory.StatusInactive
+				u.Password = nil
+				return u
+			}()),
+			closed: map[policy.Kind]string{
+				policy.InactiveKeys:      "key deactivated",
+				policy.KeysRotation:      "key deactivated",
+				policy.InactivePasswords: "login profile deleted",
+			},
+		},
+		{
+			name:   "no facts: nothing resolved",
 			before: factsOf(alice()),
 			after:  nil,
-			closed: map[policy.Kind]string{
-				policy.InactiveKeys:      "no longer detected",
-				policy.KeysRotation:      "no longer detected",
-				policy.InactivePasswords: "no longer detected",
-			},
+			closed: map[policy.Kind]string{},
+			kept:   3,
 		},
 	}
 	for _, tt := range tests {
@@ -276,6 +310,9 @@ func TestReconcileCloseReasons(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.closed) {
 				t.Errorf("closed:\n got %v\nwant %v", got, tt.closed)
+			}
+			if tt.kept != len(ch.Kept) {
+				t.Errorf("kept %d issues, want %d: %+v", len(ch.Kept), tt.kept, ch.Kept)
 			}
 		})
 	}

@@ -25,6 +25,7 @@ type Metrics struct {
 	Remediations  *prometheus.CounterVec // result
 	Errors        *prometheus.CounterVec // step
 	AccountsFail  prometheus.Gauge
+	LastSuccess   prometheus.Gauge // unix seconds: end of the last ok run
 }
 
 // New registers every series (plus the Go and process collectors).
@@ -52,9 +53,11 @@ func New() *Metrics {
 			Help: "Failures by step (scan, report, remediate, lock, config)."}, []string{"step"}),
 		AccountsFail: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keywarden_last_run_failed_accounts",
 			Help: "Accounts whose scan failed in the last run."}),
+		LastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keywarden_last_success_timestamp_seconds",
+			Help: "When the last successful run ended (Unix time; 0: none yet)."}),
 	}
 	r.MustRegister(m.Findings, m.LastRunStart, m.LastRunDur, m.LastRunOK, m.Runs, m.APICalls,
-		m.Notifications, m.Remediations, m.Errors, m.AccountsFail,
+		m.Notifications, m.Remediations, m.Errors, m.AccountsFail, m.LastSuccess,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -90,6 +93,7 @@ func (m *Metrics) Observe(r Run) {
 	switch r.Result {
 	case "ok":
 		m.LastRunOK.Set(1)
+		m.LastSuccess.Set(float64(r.Start.Add(r.Duration).UnixNano()) / 1e9)
 	case "partial":
 		m.LastRunOK.Set(0.5)
 	default:
@@ -115,4 +119,44 @@ func (m *Metrics) Observe(r Run) {
 	for _, step := range r.Errors {
 		m.Errors.WithLabelValues(step).Inc()
 	}
+}
+
+// InProgress is the run in progress, as the daemon sees it at a scrape.
+type InProgress struct {
+	Running bool
+	// Start of the run; Seconds it has been running.
+	Start   time.Time
+	Seconds float64
+	// Stuck: running longer than the daemon's bound (serve --stuck-after).
+	Stuck bool
+}
+
+// WatchRun registers the series of the run in progress, read from state at
+// every scrape: keywarden_run_in_progress (0 or 1),
+// keywarden_run_in_progress_start_timestamp_seconds,
+// keywarden_run_in_progress_seconds and keywarden_run_stuck (0 or 1), all 0
+// when no run is in progress. Call it once.
+func (m *Metrics) WatchRun(state func() InProgress) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keywarden_run_in_progress",
+			Help: "1 while a run is in progress."}, func() float64 { return b(state().Running) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keywarden_run_in_progress_start_timestamp_seconds",
+			Help: "When the run in progress started (Unix time; 0: none in progress)."}, func() float64 {
+			if st := state(); st.Running {
+				return float64(st.Start.UnixNano()) / 1e9
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keywarden_run_in_progress_seconds",
+			Help: "How long the run in progress has been running (0: none in progress)."}, func() float64 { return state().Seconds }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keywarden_run_stuck",
+			Help: "1 while the run in progress has been running longer than serve --stuck-after (/healthz answers 503)."},
+			func() float64 { return b(state().Stuck) }),
+	)
 }

@@ -109,8 +109,10 @@ type Ticket struct {
 	IssueID int64
 	System  string // "jira"
 	Key     string
-	// Assignee and Parent are what was done: the ticket was assigned to
-	// Assignee and linked to Parent.
+	// Assignee and Parent are what was done: the assignment was settled
+	// for jira_owner Assignee (the ticket assigned to them, or to the
+	// reporter when JIRA refused them: not tried again until jira_owner
+	// changes) and the ticket linked to Parent.
 	Assignee, Parent string
 	Closed           bool
 }

@@ -19,8 +19,9 @@ type Notice struct {
 	Issue       issues.Issue
 	Event       Event
 	AccountName string
-	// Owner is the issue's routing (ticket_owners.json, account over global).
-	Owner config.Owner
+	// Owner is the issue's routing (ticket_owners.json, account over global);
+	// DefaultOwner the global entry (Hammer's "default owner").
+	Owner, DefaultOwner config.Owner
 	// DaysLeft until the deadline as of the report (negative: days over).
 	DaysLeft int
 	// Title and Text are the kind's instructions (notification_title/_text).
@@ -32,6 +33,10 @@ type Notice struct {
 	// (RemediationDate), zero when it will not: remediation off for the
 	// kind or account, an exempt or closed issue.
 	RemediationDate time.Time
+	// WhitelistingURL is Hammer's whitelisting_procedure_url ("" = none).
+	WhitelistingURL string
+	// Labels are the kind's tracker labels (config.Notify.KindLabels).
+	Labels []string
 }
 
 // Default titles and instructions per kind (aws-iam-sleuth's wording where
@@ -161,8 +166,8 @@ func RemediationDate(is *issues.Issue, k *config.Kind, ev Event, sentAt time.Tim
 }
 
 // Remediation says what keywarden will do and when, for people ("" when it
-// will not): "keywarden deactivates it on 2026-12-02 (Auto-Remediation
-// Date)".
+// will not): "keywarden deactivates it on 2026-12-02" ("removes it" for a
+// password).
 func (n *Notice) Remediation() string {
 	if n.RemediationDate.IsZero() {
 		return ""
@@ -171,7 +176,7 @@ func (n *Notice) Remediation() string {
 	if n.Issue.Kind == policy.InactivePasswords {
 		what = "removes it"
 	}
-	return "keywarden " + what + " on " + n.RemediationDate.UTC().Format("2006-01-02") + " (Auto-Remediation Date)"
+	return "keywarden " + what + " on " + n.RemediationDate.UTC().Format("2006-01-02")
 }
 
 // RemediationWarning is what a remediation warning says: "will be
@@ -248,11 +253,14 @@ func MentionFor(tags map[string]string) Mention {
 	return Mention{Why: fmt.Sprintf("Slack tag %q is neither a user ID (U…, W…) nor a group (subteam-S…)", v)}
 }
 
-// Recipients are the Slack recipients of an account's notices: its
-// slack_owner entries (account over global), else the default channel; the
-// default channel too when notify_default_owner is set. Duplicates are
-// dropped, order kept.
-func Recipients(o config.Owner, s config.Slack) []string {
+// Recipients are the Slack recipients of an account's notices, as
+// Hammer's SlackNotification.report_issue routes them: the account's
+// slack_owner entries (account over global, o), and with
+// notify_default_owner the global entries (the default owner) too.
+// keywarden's default_channel receives what would otherwise go nowhere
+// (Hammer drops it; its default_channel is for its own log messages).
+// Duplicates are dropped, order kept.
+func Recipients(o, defaultOwner config.Owner, s config.Slack) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(r string) {
@@ -265,7 +273,12 @@ func Recipients(o config.Owner, s config.Slack) []string {
 	for _, r := range o.SlackOwner {
 		add(r)
 	}
-	if len(out) == 0 || s.NotifyDefaultOwner {
+	if s.NotifyDefaultOwner {
+		for _, r := range defaultOwner.SlackOwner {
+			add(r)
+		}
+	}
+	if len(out) == 0 {
 		add(s.DefaultChannel)
 	}
 	return out

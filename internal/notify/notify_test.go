@@ -37,13 +37,17 @@ func TestRouting(t *testing.T) {
 			[]string{"#sec"}, [3]string{}},
 		{"nobody: default channel", config.TicketOwners{}, "1", config.Slack{DefaultChannel: "#hammer-dev"},
 			[]string{"#hammer-dev"}, [3]string{}},
-		{"notify_default_owner adds the default channel", owners, "111111111111", config.Slack{DefaultChannel: "#all", NotifyDefaultOwner: true},
-			[]string{"#team-one", "#all"}, [3]string{"AWSSEC", "Support-Cloud", "AWSSEC-1234"}},
+		{"notify_default_owner adds the global slack_owner, as Hammer does", owners, "111111111111",
+			config.Slack{DefaultChannel: "#hammer-dev", NotifyDefaultOwner: true},
+			[]string{"#team-one", "#devops-channel", "bob"}, [3]string{"AWSSEC", "Support-Cloud", "AWSSEC-1234"}},
+		{"notify_default_owner without a global slack_owner: the account's only", config.TicketOwners{
+			Accounts: map[string]config.Owner{"1": {SlackOwner: []string{"#one"}}}}, "1",
+			config.Slack{DefaultChannel: "#hammer-dev", NotifyDefaultOwner: true}, []string{"#one"}, [3]string{}},
 		{"nobody at all", config.TicketOwners{}, "1", config.Slack{}, nil, [3]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.owners.For(tc.account)
-			if got := Recipients(o, tc.slack); !reflect.DeepEqual(got, tc.want) {
+			if got := Recipients(o, tc.owners.Global, tc.slack); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Recipients = %q, want %q", got, tc.want)
 			}
 			if got := [3]string{o.JiraProject, o.JiraOwner, o.JiraParentTicket}; got != tc.jira {
@@ -137,5 +141,57 @@ func TestDaysLeftAt(t *testing.T) {
 	}
 	if got := DaysLeftAt(time.Time{}, now, 7); got != 7 {
 		t.Errorf("no deadline = %d, want the fallback", got)
+	}
+}
+
+// TestRemediationDate: the date a notice states is the report of the
+// violation plus remediation_retention_period, as Hammer's tickets state
+// "now + retention", and as the planner counts it (remediate.DueAt): a
+// violation already reported counts from that report (Issue.Reported); none
+// when keywarden will not act.
+func TestRemediationDate(t *testing.T) {
+	day := func(d int) time.Time { return now.AddDate(0, 0, d) }
+	on := &config.Kind{Remediation: true, RemediationRetentionPeriod: 7}
+	viol := issues.Issue{Kind: policy.InactiveKeys, AccountID: "111111111111", Subject: "AKIABOB0000000000001",
+		Status: issues.Open, Stage: policy.Violation, Deadline: day(-10)}
+	warn := viol
+	warn.Stage, warn.Deadline = policy.Warning, day(4)
+	for _, tc := range []struct {
+		name string
+		is   issues.Issue
+		k    *config.Kind
+		ev   Event
+		want time.Time
+	}{
+		{"violation reported now: now + 7", viol, on, Violation, day(7)},
+		{"violation already reported: its report + 7", func() issues.Issue { i := viol; r := day(-2); i.Reported = &r; return i }(), on, Violation, day(5)},
+		{"reported after the notice's time: now + 7", func() issues.Issue { i := viol; r := day(1); i.Reported = &r; return i }(), on, Violation, day(7)},
+		{"warning: its deadline + 7", warn, on, Warning, day(11)},
+		{"retention 0: at the next run after the report", viol, &config.Kind{Remediation: true}, Violation, now},
+		{"retention 0, warning: the deadline", warn, &config.Kind{Remediation: true}, Warning, day(4)},
+		{"remediation off", viol, &config.Kind{RemediationRetentionPeriod: 7}, Violation, time.Time{}},
+		{"no kind section", viol, nil, Violation, time.Time{}},
+		{"account not remediated", viol, &config.Kind{Remediation: true, RemediationAccounts: []string{"222222222222"}}, Violation, time.Time{}},
+		{"account remediated", viol, &config.Kind{Remediation: true, RemediationAccounts: []string{"111111111111"}}, Violation, now},
+		{"exempt", func() issues.Issue { i := viol; i.Exemption = "tag KeyAutoExpire=false"; return i }(), on, Violation, time.Time{}},
+		{"whitelisted", func() issues.Issue { i := viol; i.Status = issues.Whitelisted; return i }(), on, Violation, time.Time{}},
+		{"key ID unknown: cannot be acted on", func() issues.Issue { i := viol; i.Subject = "bob/access_key_1"; return i }(), on, Violation, time.Time{}},
+		{"password", func() issues.Issue { i := viol; i.Kind, i.Subject = policy.InactivePasswords, "bob"; return i }(), on, Violation, day(7)},
+		{"huge retention saturates", viol, &config.Kind{Remediation: true, RemediationRetentionPeriod: policy.MaxDays}, Violation, policy.AddDays(now, policy.MaxDays)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := RemediationDate(&tc.is, tc.k, tc.ev, now)
+			if !got.Equal(tc.want) || ok != !tc.want.IsZero() {
+				t.Errorf("RemediationDate = %v, %v; want %v", got, ok, tc.want)
+			}
+			n := Notice{Issue: tc.is, RemediationDate: got}
+			what := "deactivates it"
+			if tc.is.Kind == policy.InactivePasswords {
+				what = "removes it"
+			}
+			if want := "keywarden " + what + " on " + tc.want.Format("2006-01-02"); ok && n.Remediation() != want {
+				t.Errorf("Remediation() = %q, want %q", n.Remediation(), want)
+			}
+		})
 	}
 }

@@ -157,11 +157,24 @@ func (r *Runner) notice(is *issues.Issue) Notice {
 		Issue:           *is,
 		AccountName:     r.Config.AccountName(is.AccountID),
 		Owner:           r.Config.TicketOwners.For(is.AccountID),
+		DefaultOwner:    r.Config.TicketOwners.Global,
 		DaysLeft:        DaysLeftAt(is.Deadline, r.AsOf, is.DaysLeft),
 		Title:           title,
 		Text:            text,
 		AsOf:            r.AsOf,
+		WhitelistingURL: r.Config.Notify.WhitelistingProcedureURL,
+		Labels:          r.Config.Notify.KindLabels(is.Kind),
 	}
+}
+
+// withEvent is base as a notice of event e on delivery d. base already
+// states the remediation date (notice, and runChannel for the warning
+// stages): the warning and violation events Plan sends are the issue's
+// stage, so the date is the same for every event of the issue.
+func (r *Runner) withEvent(base Notice, e Event, d *Delivery) *Notice {
+	n := base
+	n.Event, n.Delivery = e, d
+	return &n
 }
 
 func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue, rows, byIssue map[rowKey][]*Delivery) (Result, error) {
@@ -180,12 +193,17 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 	for i := range list {
 		is := &list[i]
 		base := r.notice(is)
-		stages := r.remediationWarnings()
+		stages := r.remediationWarnings(is)
 		if len(stages) > 0 && !base.RemediationDate.IsZero() {
 			base.RemediationDate = RemediationWarningDate(base.RemediationDate, firstWarned(byIssue[rowKey{is.ID, "slack", ""}]), stages, r.sentAt())
 		}
-		targets, why := ch.Targets(&base)
-		if len(targets) == 0 && !is.Status.Closed() {
+		var targets []string
+		why := ""
+		off := r.Config.Notify.SwitchedOff(is.Kind, name)
+		if !off {
+			targets, why = ch.Targets(&base)
+		}
+		if len(targets) == 0 && !is.Status.Closed() && !off {
 			r.Log.Warn("notice routed nowhere", "channel", name, "issue", is.ID, "account", is.AccountID, "reason", why)
 		}
 		routed := map[string]bool{}
@@ -200,17 +218,13 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 			}
 			cancel = append(cancel, due.Cancel...)
 			for _, d := range due.Retry {
-				n := base
-				n.Event, n.Delivery = d.Event, d
-				queue(t, &n)
+				queue(t, r.withEvent(base, d.Event, d))
 				res.Retried++
 			}
 			for k, e := range due.Events {
 				d := &Delivery{IssueID: is.ID, Channel: name, Target: t, Event: e, Seq: due.Seqs[k], State: Pending}
 				add = append(add, d)
-				n := base
-				n.Event, n.Delivery = e, d
-				queue(t, &n)
+				queue(t, r.withEvent(base, e, d))
 				res.Planned++
 			}
 		}
@@ -270,9 +284,13 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 
 var eventOrder = map[Event]int{Warning: 0, Violation: 1, RemediationWarning: 2, Remediated: 3, Resolved: 4, Whitelisted: 5}
 
-// remediationWarnings are the stages of slack.remediation_warning_days when
-// Slack is one of the channels (Hammer warns on Slack), else none.
-func (r *Runner) remediationWarnings() []int {
+// remediationWarnings are the stages of slack.remediation_warning_days for
+// is when Slack is one of the channels and not switched off for its kind
+// (Hammer warns on Slack), else none.
+func (r *Runner) remediationWarnings(is *issues.Issue) []int {
+	if r.Config.Notify.SwitchedOff(is.Kind, "slack") {
+		return nil
+	}
 	for _, c := range r.Channels {
 		if c.Name() == "slack" {
 			return r.Config.Notify.Slack.RemediationWarningDays

@@ -154,9 +154,6 @@ func (o Options) findingRecord(f policy.Finding) findingJSON {
 	return j
 }
 
-var findingCSVHeader = []string{"account", "user", "kind", "key_id", "key_slot", "status", "stage", "exemption",
-	"created", "last_used", "age_from", "age_days", "limit_days", "days_left", "deadline"}
-
 // Findings renders findings in the chosen format.
 func Findings(w io.Writer, fs []policy.Finding, o Options) error {
 	switch o.Format {
@@ -172,9 +169,7 @@ func Findings(w io.Writer, fs []policy.Finding, o Options) error {
 		cw := csv.NewWriter(w)
 		_ = cw.Write(findingCSVHeader)
 		for _, f := range fs {
-			j := o.findingRecord(f)
-			_ = cw.Write([]string{j.Account, j.User, j.Kind, j.KeyID, itoa0(j.KeySlot), j.Status, j.Stage, j.Exemption,
-				j.Created, j.LastUsed, j.AgeFrom, strconv.Itoa(j.AgeDays), strconv.Itoa(j.LimitDays), strconv.Itoa(j.DaysLeft), j.Deadline})
+			_ = cw.Write(o.findingCSV(f))
 		}
 		cw.Flush()
 		return cw.Error()
@@ -252,13 +247,9 @@ func Issues(w io.Writer, list []issues.Issue, o Options) error {
 		return nil
 	case CSV:
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"id", "kind", "account", "subject", "username", "status", "stage", "exemption",
-			"create_date", "last_used", "days_left", "detected", "updated", "closed", "close_reason"})
+		_ = cw.Write(issueCSVHeader)
 		for _, is := range list {
-			j := o.issueRecord(is)
-			_ = cw.Write([]string{strconv.FormatInt(j.ID, 10), j.Kind, j.Account, j.Subject, j.IssueDetails.Username,
-				j.Status, j.Stage, j.Exemption, j.IssueDetails.CreateDate, j.IssueDetails.LastUsed,
-				strconv.Itoa(j.DaysLeft), j.Detected, j.Updated, j.Closed, j.CloseReason})
+			_ = cw.Write(o.issueCSV(o.issueRecord(is)))
 		}
 		cw.Flush()
 		return cw.Error()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -52,9 +51,7 @@ func (s *FindingStream) Write(fs []policy.Finding) error {
 	if s.cw != nil {
 		s.csvHeader()
 		for _, f := range fs {
-			j := s.o.findingRecord(f)
-			_ = s.cw.Write([]string{j.Account, j.User, j.Kind, j.KeyID, itoa0(j.KeySlot), j.Status, j.Stage, j.Exemption,
-				j.Created, j.LastUsed, j.AgeFrom, strconv.Itoa(j.AgeDays), strconv.Itoa(j.LimitDays), strconv.Itoa(j.DaysLeft), j.Deadline})
+			_ = s.cw.Write(s.o.findingCSV(f))
 		}
 		// csv.Writer buffers into bw; its error is bw's.
 		s.cw.Flush()

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 func open(ctx context.Context, path string, ms []string) (*Store, error) {
+	if r := readOnlyReason(path); r != "" {
+		return nil, &ReadOnlyError{Path: path, Reason: r}
+	}
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
 	dsn, err := dataSource(path)
 	if err != nil {
 		return nil, fmt.Errorf("open issue store %s: %w", path, err)
@@ -62,15 +68,21 @@ func open(ctx context.Context, path string, ms []string) (*Store, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open issue store %s: %w", path, err)
+	err = db.PingContext(ctx)
+	if err == nil {
+		err = migrate(ctx, db, path, ms)
 	}
-	if err := migrate(ctx, db, path, ms); err != nil {
+	if err == nil {
+		err = probeWrite(ctx, db)
+	}
+	if err != nil {
 		db.Close()
 		var sv *SchemaVersionError
-		if errors.As(err, &sv) {
+		switch {
+		case errors.As(err, &sv):
 			return nil, err // names the path already
+		case existed && cannotWrite(err):
+			return nil, &ReadOnlyError{Path: path, Reason: err.Error()}
 		}
 		return nil, fmt.Errorf("open issue store %s: %w", path, err)
 	}

@@ -114,8 +114,10 @@ func scan(t *testing.T, s issues.Store, facts *inventory.Facts, ex policy.Exempt
 	return ch
 }
 
+// factsOf are complete facts (every user of the account), as the AWS
+// sources give: an issue of a user they lack resolves as "user deleted".
 func factsOf(acct string, users ...inventory.User) *inventory.Facts {
-	return &inventory.Facts{Account: inventory.Account{ID: acct}, Users: users}
+	return &inventory.Facts{Account: inventory.Account{ID: acct}, Users: users, Complete: true}
 }
 
 // alice has one finding of each kind.

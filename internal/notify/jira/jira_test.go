@@ -26,15 +26,17 @@ func TestBodiesGolden(t *testing.T) {
 		Details: issues.Details{Username: "bob", CreateDate: "2026-08-17T12:00:00Z"},
 		AgeDays: 100, LimitDays: 90, DaysLeft: -10, Deadline: asOf.AddDate(0, 0, -10), Detected: asOf}
 	title, text := notify.TitleText(config.Notify{}, is.Kind)
-	n := &notify.Notice{Issue: is, Event: notify.Violation, AccountName: "alpha", DaysLeft: -10, AsOf: asOf, Title: title, Text: text}
+	n := &notify.Notice{Issue: is, Event: notify.Violation, AccountName: "alpha", DaysLeft: -10, AsOf: asOf, Title: title, Text: text,
+		RemediationDate: asOf.AddDate(0, 0, 7), WhitelistingURL: "https://wiki.example.com/whitelisting"}
 	var b strings.Builder
-	b.WriteString("summary: " + Summary(n, false) + "\n\ndescription:\n" + Description(n, false) + "\n\ncomments:\n")
+	b.WriteString("summary: " + Summary(n, false) + "\n\ndescription:\n" + Description(n, false, "") + "\n\ncomments:\n")
 	for _, e := range []notify.Event{notify.Warning, notify.Violation, notify.Remediated, notify.Resolved, notify.Whitelisted} {
 		c := *n
 		c.Event = e
 		switch e {
 		case notify.Warning:
 			c.DaysLeft, c.Issue.Stage, c.Issue.Deadline = 4, policy.Warning, asOf.AddDate(0, 0, 4)
+			c.RemediationDate = c.Issue.Deadline.AddDate(0, 0, 7)
 		case notify.Remediated:
 			at := asOf
 			c.Issue.Remediated = &at
@@ -44,6 +46,24 @@ func TestBodiesGolden(t *testing.T) {
 			c.Issue.Exemption = "whitelist.json"
 		}
 		b.WriteString(string(e) + ": " + Comment(&c, false) + "\n")
+	}
+	// Each kind's summary and first lines, in Hammer's form; a ticket
+	// opened in the warning stage says when the limit is reached.
+	b.WriteString("\nsummaries:\n")
+	for _, k := range policy.Kinds {
+		c := *n
+		c.Issue.Kind = k
+		if k == policy.InactivePasswords {
+			c.Issue.Subject = "bob"
+		}
+		b.WriteString(string(k) + ": " + Summary(&c, false) + "\n")
+		c.Event, c.Issue.Stage, c.Issue.Deadline = notify.Warning, policy.Warning, asOf.AddDate(0, 0, 4)
+		b.WriteString(string(k) + " (warning): " + Summary(&c, false) + "\n")
+		c.AccountName = ""
+		c.Issue.Subject = "bob/access_key_2"
+		c.Issue.KeySlot = 2
+		c.Event = notify.Violation
+		b.WriteString(string(k) + " (no key ID, no account name): " + Summary(&c, false) + "\n")
 	}
 	got := b.String()
 	path := filepath.Join("testdata", "bodies.txt")

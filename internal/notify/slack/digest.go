@@ -181,7 +181,7 @@ func Line(n *notify.Notice, showKeyIDs bool) string {
 	case notify.Warning, notify.Violation:
 		line := head + " " + n.Problem() + ": *" + n.Deadline() + "*"
 		if rem := n.Remediation(); rem != "" {
-			line += "; " + rem
+			line += ", " + rem
 		}
 		return line
 	}

@@ -60,8 +60,13 @@ func notices() []*notify.Notice {
 			is.Closed, is.CloseReason = &closed, "rotated: key deleted, newer key in use"
 		}
 		title, text := notify.TitleText(config.Notify{}, kind)
-		return &notify.Notice{Issue: is, Event: ev, AccountName: "alpha", DaysLeft: notify.DaysLeftAt(is.Deadline, asOf, is.DaysLeft),
+		n := &notify.Notice{Issue: is, Event: ev, AccountName: "alpha", DaysLeft: notify.DaysLeftAt(is.Deadline, asOf, is.DaysLeft),
 			Title: title, Text: text, AsOf: asOf, Delivery: &notify.Delivery{ID: id, Seq: 1}}
+		if ev == notify.Warning || (ev == notify.Violation && kind == policy.InactiveKeys) {
+			// Remediation on for these: the notice states the date.
+			n.RemediationDate, _ = notify.RemediationDate(&n.Issue, &config.Kind{Remediation: true, RemediationRetentionPeriod: 7}, ev, asOf)
+		}
+		return n
 	}
 	return []*notify.Notice{
 		mk(1, policy.InactivePasswords, "carol", "carol", map[string]string{"Slack": "UCAROL123"}, issues.Open, policy.Warning, notify.Warning),

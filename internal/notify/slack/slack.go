@@ -46,11 +46,20 @@ type Channel struct {
 	o      Options
 	client *slackapi.Client
 	logged map[string]bool
-	// users maps Slack user names to IDs (users.list, read once per run)
-	// for slack_owner entries that are plain names, as Hammer allows.
+	// users maps Slack user names and e-mail addresses to IDs (users.list,
+	// read once per run) for slack_owner entries that are plain names or
+	// e-mail addresses, as Hammer allows.
 	usersOnce sync.Once
 	users     map[string]string
 	usersErr  error
+	// byEmail caches users.lookupByEmail answers (ID, or the error).
+	emailMu sync.Mutex
+	byEmail map[string]emailAnswer
+}
+
+type emailAnswer struct {
+	id  string
+	err error
 }
 
 // New returns the Slack channel.
@@ -104,7 +113,7 @@ func (c *Channel) Targets(n *notify.Notice) ([]string, string) {
 	if c.o.WebhookURL != "" {
 		return []string{WebhookTarget}, ""
 	}
-	r := notify.Recipients(n.Owner, c.o.Config)
+	r := notify.Recipients(n.Owner, n.DefaultOwner, c.o.Config)
 	if len(r) == 0 {
 		return nil, "no slack_owner in ticket_owners.json for the account and no slack.default_channel"
 	}
@@ -205,11 +214,15 @@ func (c *Channel) postOnce(ctx context.Context, target string, m Message) (strin
 var slackID = regexp.MustCompile(`^[CGDUW][A-Z0-9]{6,}$`)
 
 // resolve turns a slack_owner entry into a chat.postMessage channel:
-// "#channels" and Slack IDs as they are; a plain user name (Hammer's
-// ticket_owners.json sample has "bob") is looked up in users.list (its
-// handle, display name or real name, case-insensitive), once per run. The
-// bot token then needs the users:read scope. An unknown name is an error of
-// that notice: it stays pending, with the error, until the name is fixed.
+// "#channels" and Slack IDs as they are; a user named by name or e-mail
+// (Hammer's ticket_owners.json sample has "bob"; Hammer's SlackNotification
+// maps users.list's names and profile e-mails) is looked up in users.list
+// (handle, display name, real name or profile e-mail, case-insensitive),
+// once per run; an e-mail the list does not show (the list omits e-mails
+// without the users:read.email scope) is asked of users.lookupByEmail. The
+// bot token then needs users:read (and users:read.email for e-mails). An
+// unknown user is an error of that notice: it stays pending, with the
+// error, until ticket_owners.json is fixed.
 func (c *Channel) resolve(ctx context.Context, target string) (string, error) {
 	if strings.HasPrefix(target, "#") || slackID.MatchString(target) {
 		return target, nil
@@ -225,7 +238,7 @@ func (c *Channel) resolve(ctx context.Context, target string) (string, error) {
 			if u.Deleted {
 				continue
 			}
-			for _, n := range []string{u.Name, u.Profile.DisplayName, u.RealName} {
+			for _, n := range []string{u.Name, u.Profile.DisplayName, u.RealName, u.Profile.Email} {
 				if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
 					if _, taken := c.users[n]; !taken {
 						c.users[n] = u.ID
@@ -234,14 +247,56 @@ func (c *Channel) resolve(ctx context.Context, target string) (string, error) {
 			}
 		}
 	})
+	key := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(target, "@")))
+	if id, ok := c.users[key]; ok {
+		return id, nil
+	}
+	if isEmail(key) {
+		return c.lookupEmail(ctx, target, key)
+	}
 	if c.usersErr != nil {
 		return "", c.usersErr
 	}
-	id, ok := c.users[strings.ToLower(strings.TrimPrefix(target, "@"))]
-	if !ok {
-		return "", fmt.Errorf("slack: no Slack user named %q (slack_owner in ticket_owners.json): use a user ID (U…) or a #channel", target)
+	return "", fmt.Errorf("slack: no Slack user named %q (slack_owner in ticket_owners.json): use a user ID (U…), an e-mail address or a #channel", target)
+}
+
+// isEmail reports whether a slack_owner entry is an e-mail address.
+func isEmail(s string) bool {
+	i := strings.LastIndex(s, "@")
+	return i > 0 && i < len(s)-1 && !strings.ContainsAny(s, " \t<>")
+}
+
+// lookupEmail asks users.lookupByEmail for the user with e-mail key, once
+// per run.
+func (c *Channel) lookupEmail(ctx context.Context, target, key string) (string, error) {
+	c.emailMu.Lock()
+	defer c.emailMu.Unlock()
+	if a, ok := c.byEmail[key]; ok {
+		return a.id, a.err
 	}
-	return id, nil
+	var a emailAnswer
+	u, err := c.client.GetUserByEmailContext(ctx, key)
+	var se slackapi.SlackErrorResponse
+	switch {
+	case err == nil && u.Deleted:
+		a.err = fmt.Errorf("slack: the Slack user with the e-mail %q (slack_owner in ticket_owners.json) is deactivated: use another owner", target)
+	case err == nil && u.ID != "":
+		a.id = u.ID
+	case err == nil:
+		a.err = fmt.Errorf("slack: users.lookupByEmail answered no user for %q", target)
+	case errors.As(err, &se) && se.Err == "users_not_found":
+		a.err = fmt.Errorf("slack: no Slack user with the e-mail %q (slack_owner in ticket_owners.json): use a user ID (U…), a user name or a #channel", target)
+	case errors.As(err, &se) && se.Err == "missing_scope":
+		a.err = fmt.Errorf("slack: look up %q (users.lookupByEmail) needs the bot token's users:read.email scope: %w", target, c.redact(err))
+	default:
+		// A transient failure: not cached, the next notice asks again.
+		return "", fmt.Errorf("slack: look up %q (users.lookupByEmail): %w", target, c.redact(err))
+	}
+	if c.byEmail == nil {
+		c.byEmail = map[string]emailAnswer{}
+	}
+	c.byEmail[key] = a
+	return a.id, a.err
 }
 
 // redact keeps the webhook URL (a secret) and the token out of errors,
