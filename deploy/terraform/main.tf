@@ -33,7 +33,7 @@ resource "aws_dynamodb_table" "issues" {
   tags = local.tags
 }
 
-# Issue ID counter, ID -> issue pointers, uniqueness guards and the run lock.
+# Issue ID counter, ID -> issue pointers, references of Hammer's rows, the run lock.
 resource "aws_dynamodb_table" "meta" {
   name         = "${var.name}-meta"
   billing_mode = "PAY_PER_REQUEST"
@@ -81,6 +81,32 @@ resource "aws_dynamodb_table" "journal" {
 # Notification delivery state: deliveries, tickets, channels finished with closed issues.
 resource "aws_dynamodb_table" "notify" {
   name         = "${var.name}-notify"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  tags = local.tags
+}
+
+# Closed issues a later issue of the same credential replaced in Hammer's
+# tables: history that Hammer's reporting would otherwise mistake for issues.
+resource "aws_dynamodb_table" "history" {
+  name         = "${var.name}-history"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "pk"
   range_key    = "sk"

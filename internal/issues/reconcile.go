@@ -110,6 +110,19 @@ func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, 
 		is.UserARN, is.KeySlot = next.UserARN, next.KeySlot
 		is.Tags = next.Tags
 		is.AgeDays, is.LimitDays, is.DaysLeft, is.Deadline = next.AgeDays, next.LimitDays, next.DaysLeft, next.Deadline
+		if old.Stage == "" {
+			// An issue with no finding snapshot (a row Hammer wrote or
+			// rewrote, which keeps none) takes this scan's silently:
+			// nothing changed that its owner has not been told, unless
+			// it is whitelisted no more, or newly.
+			why, counters = nil, true
+			if old.Status != status {
+				why = []string{"no longer whitelisted"}
+				if status == Whitelisted {
+					why = []string{"whitelisted by " + next.Exemption}
+				}
+			}
+		}
 		switch {
 		case len(why) > 0:
 			is.Updated = asOf

@@ -460,15 +460,22 @@ func (s *Store) setReported(ctx context.Context, id int64, at time.Time) error {
 		case is.Reported != nil:
 			return nil
 		}
-		_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		// A row Hammer rewrote has lost keywarden's ID and version: it
+		// gets them back, on condition that it is still without them.
+		in := &dynamodb.UpdateItemInput{
 			TableName: aws.String(loc.table), Key: loc.key(),
-			UpdateExpression:         aws.String("SET #ts.#rep = :t, #v = :next"),
+			UpdateExpression:         aws.String("SET #ts.#rep = :t, #v = :next, #id = :id"),
 			ConditionExpression:      aws.String("#id = :id AND #v = :v"),
 			ExpressionAttributeNames: map[string]string{"#ts": "timestamps", "#rep": "reported", "#v": attrVersion, "#id": attrID},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":t": str(at.UTC().Format(timeFormat)), ":id": num(id), ":v": num(is.Version), ":next": num(is.Version + 1),
+				":t": str(hammerTime(at)), ":id": num(id), ":v": num(is.Version), ":next": num(is.Version + 1),
 			},
-		})
+		}
+		if is.Version == 0 {
+			in.ConditionExpression = aws.String("attribute_not_exists(#id)")
+			delete(in.ExpressionAttributeValues, ":v")
+		}
+		_, err = s.api.UpdateItem(ctx, in)
 		var cc *types.ConditionalCheckFailedException
 		if errors.As(err, &cc) && attempt < 5 {
 			continue
@@ -552,7 +559,7 @@ func (s *Store) Ticket(ctx context.Context, issueID int64, system string) (*noti
 		return nil, fmt.Errorf("read ticket of issue %d: %w", issueID, err)
 	}
 	if res.Item == nil {
-		return nil, nil
+		return s.hammerTicket(ctx, issueID, system)
 	}
 	t := &notify.Ticket{IssueID: issueID, System: system, Key: getS(res.Item, "key"),
 		Assignee: getS(res.Item, "assignee"), Parent: getS(res.Item, "parent")}
@@ -593,5 +600,95 @@ func (s *Store) SaveTicket(ctx context.Context, t *notify.Ticket, at time.Time) 
 	if err != nil {
 		return fmt.Errorf("save ticket: %w", err)
 	}
+	if t.System == jiraSystem {
+		if err := s.mirrorTicket(ctx, t); err != nil {
+			return fmt.Errorf("save ticket: %w", err)
+		}
+	}
 	return nil
+}
+
+// jiraSystem is notify/jira's System: the tickets Hammer keeps in
+// jira_details.
+const jiraSystem = "jira"
+
+// hammerTicket is the JIRA ticket Hammer's reporting opened for the issue
+// (jira_details.ticket, ticket_assignee_id of its row; closed when Hammer
+// closed it), when keywarden has none of its own: keywarden goes on with
+// Hammer's ticket instead of opening a second one.
+func (s *Store) hammerTicket(ctx context.Context, issueID int64, system string) (*notify.Ticket, error) {
+	if system != jiraSystem {
+		return nil, nil
+	}
+	_, _, item, err := s.getItem(ctx, issueID)
+	if errors.Is(err, issues.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read ticket of issue %d: %w", issueID, err)
+	}
+	jd := getM(item, "jira_details")
+	key := getS(jd, "ticket")
+	if key == "" {
+		return nil, nil
+	}
+	return &notify.Ticket{IssueID: issueID, System: system, Key: key, Assignee: getS(jd, "ticket_assignee_id"),
+		Closed: getS(item, "status") == hammerClosed}, nil
+}
+
+// mirrorTicket writes a JIRA ticket where Hammer keeps it, the issue row's
+// jira_details (ticket, ticket_assignee_id), so that Hammer's reporting
+// finds it; the version advances, as any change of the row.
+func (s *Store) mirrorTicket(ctx context.Context, t *notify.Ticket) error {
+	for attempt := 0; ; attempt++ {
+		is, loc, item, err := s.getItem(ctx, t.IssueID)
+		switch {
+		case errors.Is(err, issues.ErrNotFound):
+			return nil
+		case errors.Is(err, issues.ErrConflict) && attempt < 5:
+			continue
+		case err != nil:
+			return err
+		}
+		jd := getM(item, "jira_details")
+		if getS(jd, "ticket") == t.Key && (t.Assignee == "" || getS(jd, "ticket_assignee_id") == t.Assignee) {
+			return nil
+		}
+		set := "SET #jd.#tk = :k, #v = :next, #id = :id"
+		names := map[string]string{"#jd": "jira_details", "#tk": "ticket", "#v": attrVersion, "#id": attrID}
+		vals := map[string]types.AttributeValue{":k": str(t.Key), ":id": num(t.IssueID), ":next": num(is.Version + 1)}
+		if t.Assignee != "" {
+			set += ", #jd.#as = :a"
+			names["#as"], vals[":a"] = "ticket_assignee_id", str(t.Assignee)
+		}
+		in := &dynamodb.UpdateItemInput{TableName: aws.String(loc.table), Key: loc.key(), UpdateExpression: aws.String(set),
+			ConditionExpression: aws.String("#id = :id AND #v = :v"), ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
+		if _, ok := item[attrID]; !ok {
+			in.ConditionExpression = aws.String("attribute_not_exists(#id)")
+		} else {
+			vals[":v"] = num(is.Version)
+		}
+		if jd == nil {
+			// A row without the map (not Hammer's): the whole map.
+			in.UpdateExpression = aws.String("SET #jd = :jd, #v = :next, #id = :id")
+			m := map[string]types.AttributeValue{"ticket": str(t.Key)}
+			if t.Assignee != "" {
+				m["ticket_assignee_id"] = str(t.Assignee)
+			}
+			delete(names, "#tk")
+			delete(names, "#as")
+			delete(vals, ":k")
+			delete(vals, ":a")
+			vals[":jd"] = &types.AttributeValueMemberM{Value: m}
+		}
+		_, err = s.api.UpdateItem(ctx, in)
+		var cc *types.ConditionalCheckFailedException
+		if errors.As(err, &cc) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("issue %d: write ticket %s to jira_details: %w", t.IssueID, t.Key, err)
+		}
+		return nil
+	}
 }

@@ -117,7 +117,7 @@ func TestHammerLayout(t *testing.T) {
 		t.Fatalf("Hammer's item: %v %v", got, err)
 	}
 	d1 := getM(got.Item, "issue_details")
-	if getS(d1, "username") != "test-user" || getS(d1, "create_date") != "2018-02-14T16:48:02Z" || getS(d1, "last_used") != "2018-02-28T17:46:00Z" {
+	if getS(d1, "username") != "test-user" || getS(d1, "create_date") != "2018-02-14T16:48:02+00:00" || getS(d1, "last_used") != "2018-02-28T17:46:00+00:00" {
 		t.Errorf("issue_details %+v", d1)
 	}
 	if getS(got.Item, "status") != "open" || getS(getM(got.Item, "timestamps"), "identified") == "" || getM(got.Item, "jira_details") == nil {
@@ -125,7 +125,7 @@ func TestHammerLayout(t *testing.T) {
 	}
 
 	// Closed, then a new issue for the same key: the new one takes
-	// issue_id = subject, the old one moves to history.
+	// issue_id = subject, the old one moves to keywarden's history table.
 	closed := first.New[0]
 	closed.Status, closed.CloseReason = issues.Resolved, "key deactivated"
 	if err := s.Apply(ctx, &issues.Changes{Closed: []issues.Change{{Issue: closed}}}); err != nil {
@@ -139,10 +139,20 @@ func TestHammerLayout(t *testing.T) {
 	if n, _ := getN(got.Item, "id"); n != second.New[0].ID || getS(got.Item, "status") != "open" {
 		t.Errorf("latest issue at issue_id = subject: %+v", got.Item)
 	}
-	key["issue_id"] = str(fmt.Sprintf("AKIAHAMMER1#%020d", first.New[0].ID))
-	got, _ = api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(want[policy.InactiveKeys]), Key: key})
+	hkey := map[string]types.AttributeValue{"pk": str("user_inactivekeys#123456789012"), "sk": str(fmt.Sprintf("AKIAHAMMER1#%020d", first.New[0].ID))}
+	got, _ = api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.HistoryTable()), Key: hkey})
 	if got.Item == nil || getS(got.Item, "status") != "resolved" {
 		t.Errorf("history item: %+v", got.Item)
+	}
+	// Hammer's table holds the credential's one row, nothing else.
+	q, err := api.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(want[policy.InactiveKeys]),
+		KeyConditionExpression:    aws.String("account_id = :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": str("123456789012")}})
+	if err != nil || len(q.Items) != 1 {
+		t.Errorf("Hammer's table: %d items, %v", len(q.Items), err)
+	}
+	if old, err := s.Get(ctx, first.New[0].ID); err != nil || old.Status != issues.Resolved || old.CloseReason != "key deactivated" {
+		t.Errorf("the closed issue from history: %+v %v", old, err)
 	}
 	// A second live issue for the key cannot be put.
 	err = s.Apply(ctx, &issues.Changes{New: []issues.Issue{is}})

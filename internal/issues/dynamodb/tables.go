@@ -27,7 +27,7 @@ func (s *Store) ensureTables(ctx context.Context, create bool) error {
 		keys: []types.KeySchemaElement{{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash}},
 		defs: []types.AttributeDefinition{{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS}},
 	}}
-	for _, name := range []string{s.journal, s.notify} {
+	for _, name := range []string{s.journal, s.notify, s.history} {
 		specs = append(specs, spec{
 			name: name,
 			keys: []types.KeySchemaElement{
