@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mattn/go-isatty"
 
@@ -45,7 +46,7 @@ func scanAccounts(ctx context.Context, sess *accounts.Sessions, cfg *config.Conf
 	// Who the main credentials are, once, before any account's own
 	// timeout: that account is scanned without assuming a role.
 	if _, err := sess.Identity(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s not scanned: %w", accountList(accts), err)
 	}
 	return accts, d, nil
 }
@@ -68,4 +69,22 @@ func source(discover bool) string {
 		return "the organization's ACTIVE accounts filtered by include/exclude"
 	}
 	return "aws.accounts filtered by include/exclude"
+}
+
+// accountList names the accounts for a message: all of a few, the first
+// ones of many.
+func accountList(accts []inventory.Account) string {
+	const show = 5
+	ids := make([]string, 0, min(len(accts), show))
+	for _, a := range accts[:min(len(accts), show)] {
+		ids = append(ids, a.ID)
+	}
+	list := strings.Join(ids, ", ")
+	switch {
+	case len(accts) == 1:
+		return "account " + list
+	case len(accts) > show:
+		return fmt.Sprintf("%d accounts (%s, …)", len(accts), list)
+	}
+	return "accounts " + list
 }

@@ -154,8 +154,12 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	if g.callTimeout <= 0 || f.verifyFor < 0 {
-		return nil, fmt.Errorf("--call-timeout %s / --verify-for %s: use a positive duration", g.callTimeout, f.verifyFor)
+	retry, err := g.retry()
+	if err != nil {
+		return nil, err
+	}
+	if f.verifyFor < 0 {
+		return nil, usageError(fmt.Sprintf("--verify-for %s: use a positive duration", f.verifyFor))
 	}
 	st, err := openJournalStore(ctx, g, cfg)
 	if err != nil {
@@ -166,7 +170,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		st.Close()
 		return nil, err
 	}
-	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RemediationRole(), ExternalID: cfg.AWS.ExternalID}
+	sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.RemediationRole(), ExternalID: cfg.AWS.ExternalID, Retry: retry}
 	rules := map[policy.Kind]policy.Rule{}
 	for k, kc := range cfg.Kinds {
 		if kc.LimitDays > 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/accounts"
 	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/output"
@@ -89,8 +90,12 @@ type globals struct {
 	showKeyIDs bool
 	// callTimeout bounds each attempt of each AWS call (--call-timeout).
 	callTimeout time.Duration
-	outFile     string
-	tmpOut      *os.File
+	// maxAttempts and retryMaxBackoff configure the AWS clients' retries
+	// (--max-attempts, hidden --retry-max-backoff).
+	maxAttempts     int
+	retryMaxBackoff time.Duration
+	outFile         string
+	tmpOut          *os.File
 	// collect gathers the steps' results during keywarden run (nil otherwise).
 	collect *runCollector
 	// cfg, when set (serve), is the configuration every command uses instead
@@ -193,6 +198,9 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.StringVar(&g.outFile, "output", "", "write the output to this file instead of stdout")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
+	pf.IntVar(&g.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (standard retry with jittered exponential backoff)")
+	pf.DurationVar(&g.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
+	_ = pf.MarkHidden("retry-max-backoff")
 	pf.DurationVar(&g.callTimeout, "call-timeout", awsguard.DefaultAttemptTimeout, "the longest keywarden waits for an AWS answer: an attempt with no complete answer by then is retried, and fails once the attempts are spent; remediation then reads the live state to learn whether an unanswered write took effect")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
@@ -250,4 +258,24 @@ func newVersionCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// usageError is a refused flag value: exit code 2.
+func usageError(msg string) error {
+	return &ExitError{Code: ExitUsage, Msg: "keywarden: " + msg}
+}
+
+// retry is the AWS clients' retry configuration, or an error for a value
+// that makes no sense.
+func (g *globals) retry() (accounts.Retry, error) {
+	if g.maxAttempts < 1 {
+		return accounts.Retry{}, usageError(fmt.Sprintf("--max-attempts %d: use 1 or more (1 means no retry)", g.maxAttempts))
+	}
+	if g.retryMaxBackoff <= 0 {
+		return accounts.Retry{}, usageError(fmt.Sprintf("--retry-max-backoff %s: use a positive duration", g.retryMaxBackoff))
+	}
+	if g.callTimeout <= 0 {
+		return accounts.Retry{}, usageError(fmt.Sprintf("--call-timeout %s: use a positive duration such as 60s", g.callTimeout))
+	}
+	return accounts.Retry{MaxAttempts: g.maxAttempts, MaxBackoff: g.retryMaxBackoff}, nil
 }

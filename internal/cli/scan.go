@@ -49,8 +49,6 @@ type scanFlags struct {
 	concurrency      int
 	accountTimeout   time.Duration
 	allowPartial     bool
-	maxAttempts      int
-	retryMaxBackoff  time.Duration // hidden; tests
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -94,9 +92,6 @@ Sources:
 	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
 	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
-	fl.IntVar(&f.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (adaptive retry with jittered backoff)")
-	fl.DurationVar(&f.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
-	_ = fl.MarkHidden("retry-max-backoff")
 	return cmd
 }
 
@@ -241,8 +236,11 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		if err != nil {
 			return err
 		}
-		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.ScanRole(), ExternalID: cfg.AWS.ExternalID,
-			Retry: accounts.Retry{MaxAttempts: f.maxAttempts, MaxBackoff: f.retryMaxBackoff}}
+		retry, err := g.retry()
+		if err != nil {
+			return err
+		}
+		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.ScanRole(), ExternalID: cfg.AWS.ExternalID, Retry: retry}
 		accts, discovered, err = scanAccounts(ctx, sess, cfg, filter, f.org || cfg.AWS.Organization.Discover)
 		if err != nil {
 			return err
