@@ -21,6 +21,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -57,6 +58,9 @@ type remediateFlags struct {
 	kinds    []string
 	accounts []string
 	issueIDs []int64
+	// afterDryReport: run --dry-run's remediate step, after a report that
+	// sent nothing (hidden).
+	afterDryReport bool
 }
 
 func newRemediateCmd(g *globals) *cobra.Command {
@@ -70,8 +74,13 @@ the issue's key ID; user_inactivepasswords: DeleteLoginProfile.
 
 An issue is acted on only when remediation is on for its kind ("remediation":
 true in config.json, or the kind named with --kind), its account is in
-remediation_accounts (default: all), remediation_retention_period days have
-passed since detection, it is a violation, and it is not whitelisted.
+remediation_accounts (default: all), it is a violation, it is not
+whitelisted, and remediation_retention_period days have passed since the
+violation was reported (delivered on Slack, JIRA or SNS: keywarden report),
+as in Hammer. A kind with "reporting": true is never remediated before its
+owner was told; with reporting off (or no channel configured, or every
+channel switched off for the kind: its "jira": false, "slack": false) the
+retention counts from detection, and the plan says so.
 keywarden's own access key is never deactivated. An account with more
 credentials due than remediation.max_remediations_per_run (default 10) is
 left alone entirely.
@@ -99,6 +108,8 @@ Acting is always on the present: --as-of without --dry-run is refused.`,
 	fl.StringSliceVar(&f.kinds, "kind", nil, "only these kinds; naming a kind turns its remediation on for this run (other guards still apply)")
 	fl.StringSliceVar(&f.accounts, "account", nil, "only these account IDs")
 	fl.Int64SliceVar(&f.issueIDs, "issue", nil, "only these issue IDs")
+	fl.BoolVar(&f.afterDryReport, "after-dry-report", false, "the plan follows a report that was a dry run (keywarden run --dry-run)")
+	_ = fl.MarkHidden("after-dry-report")
 	return cmd
 }
 
@@ -244,13 +255,35 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	}
 	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
 		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Holds: s.exec.Exemptions.Holds}
+	global := reportingChannels(g, s.cfg, "")
 	for k, kc := range s.cfg.Kinds {
-		pol.Kinds[k] = remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod}
+		channels := reportingChannels(g, s.cfg, k)
+		kp := remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod,
+			Reporting: kc.Reporting && len(channels) > 0}
+		if kp.Reporting && kc.Remediation && slices.Contains(channels, "slack") {
+			kp.WarningDays = s.cfg.Notify.Slack.RemediationWarningDays
+		}
+		pol.Kinds[k] = kp
+		if kc.Enabled && kc.Reporting && len(channels) == 0 && (kc.Remediation || explicit[k]) {
+			if len(global) == 0 {
+				g.logger().Warn("reporting is on for the kind but no channel is configured (slack, jira, sns): its remediation retention counts from detection",
+					"kind", k)
+			} else {
+				g.logger().Warn("reporting is on for the kind but its section switches every configured channel off (\"jira\": false, \"slack\": false): its remediation retention counts from detection",
+					"kind", k, "channels", strings.Join(global, ","))
+			}
+		}
 	}
 	if f.asOf != "" {
 		sel = issuesAsOf(sel, s.asOf)
 	}
+	if pol.Warned, err = firstRemediationWarnings(ctx, s.store, sel); err != nil {
+		return err
+	}
 	plan := remediate.MakePlan(sel, pol, s.asOf)
+	if err := explainNotReported(ctx, s.store, plan, f.afterDryReport); err != nil {
+		return err
+	}
 	outs, err := s.exec.Execute(ctx, plan)
 	outs = append(recon, outs...)
 	g.collect.remediated(outs)
@@ -261,6 +294,112 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		return err
 	}
 	return finish(g.env.Stderr, outs, f.dryRun, "remediate")
+}
+
+// reportingChannels names the report channels the configuration turns on
+// for kind k (as report sets them up, less those k's section switches off:
+// Hammer's per-check "jira": false / "slack": false; k "" for the global
+// settings alone): a kind with "reporting": true reports only when one is.
+func reportingChannels(g *globals, cfg *config.Config, k policy.Kind) []string {
+	var out []string
+	sc := cfg.Notify.Slack
+	set := func(name string) bool { return strings.TrimSpace(g.env.Getenv(name)) != "" }
+	// Without a "slack" section Slack is on when one of its variables is
+	// set; with one, when "enabled" is true (Hammer's default is off; a
+	// missing variable is then an error of the report, and the violations
+	// stay unreported).
+	if ((sc.Set && sc.Enabled) || (!sc.Set && (set(config.DefaultSlackWebhookURLEnv) || set(config.DefaultSlackTokenEnv)))) &&
+		!cfg.Notify.SwitchedOff(k, "slack") {
+		out = append(out, "slack")
+	}
+	if cfg.Notify.Jira.Set && cfg.Notify.Jira.Enabled && !cfg.Notify.SwitchedOff(k, "jira") {
+		out = append(out, "jira")
+	}
+	if cfg.Notify.SNS.Set && cfg.Notify.SNS.Enabled {
+		out = append(out, "sns")
+	}
+	return out
+}
+
+// firstRemediationWarnings reads when the first remediation warning of each
+// issue was sent (slack.remediation_warning_days).
+func firstRemediationWarnings(ctx context.Context, st journalStore, list []issues.Issue) (map[int64]time.Time, error) {
+	ns, ok := st.(notify.Store)
+	if !ok || len(list) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(list))
+	for i := range list {
+		ids[i] = list[i].ID
+	}
+	ds, err := ns.Deliveries(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the remediation warnings: %w", err)
+	}
+	out := map[int64]time.Time{}
+	for _, d := range ds {
+		if d.Event != notify.RemediationWarning || d.State != notify.Sent || d.SentAt == nil {
+			continue
+		}
+		if t, ok := out[d.IssueID]; !ok || d.SentAt.Before(t) {
+			out[d.IssueID] = *d.SentAt
+		}
+	}
+	return out, nil
+}
+
+// explainNotReported adds to each "not reported" skip what became of the
+// violation's notices: failing (with the last error), or never planned.
+func explainNotReported(ctx context.Context, st journalStore, plan *remediate.Plan, afterDryReport bool) error {
+	if afterDryReport {
+		for i := range plan.Skipped {
+			if it := &plan.Skipped[i]; errors.Is(it.Err, remediate.ErrNotReported) {
+				it.Err = fmt.Errorf("%w; this run's report was a dry run: a real run reports it first and counts the retention from that report", it.Err)
+			}
+		}
+	}
+	ns, ok := st.(notify.Store)
+	if !ok {
+		return nil
+	}
+	var ids []int64
+	for _, it := range plan.Skipped {
+		if errors.Is(it.Err, remediate.ErrNotReported) && it.Issues[0].Reported == nil {
+			ids = append(ids, it.Issues[0].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ds, err := ns.Deliveries(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("read the notices of unreported issues: %w", err)
+	}
+	byIssue := map[int64][]string{}
+	for _, d := range ds {
+		if d.Event != notify.Violation || !d.State.Live() {
+			continue
+		}
+		s := d.Channel
+		if d.Target != "" {
+			s += " " + d.Target
+		}
+		s += ": " + string(d.State)
+		if d.LastError != "" {
+			s += fmt.Sprintf(" after %d attempt(s), last error: %s", d.Attempts, d.LastError)
+		}
+		byIssue[d.IssueID] = append(byIssue[d.IssueID], s)
+	}
+	for i := range plan.Skipped {
+		it := &plan.Skipped[i]
+		if !errors.Is(it.Err, remediate.ErrNotReported) || it.Issues[0].Reported != nil {
+			continue
+		}
+		if notes := byIssue[it.Issues[0].ID]; len(notes) > 0 {
+			it.Err = fmt.Errorf("%w (%s)", it.Err, strings.Join(notes, "; "))
+		}
+	}
+	return nil
 }
 
 // issuesAsOf returns the issues as they will stand (or stood) at asOf, for
@@ -343,7 +482,7 @@ func reasonCode(err error) string {
 		code string
 	}{
 		{remediate.ErrHeld, "rolled_back"}, {remediate.ErrOverCap, "over_cap"}, {remediate.ErrOwnKey, "own_key"}, {remediate.ErrNotEnabled, "not_enabled"},
-		{remediate.ErrAccountExcluded, "account_excluded"}, {remediate.ErrNotDue, "not_due"},
+		{remediate.ErrAccountExcluded, "account_excluded"}, {remediate.ErrNotDue, "not_due"}, {remediate.ErrNotReported, "not_reported"},
 		{remediate.ErrNotViolation, "not_violation"}, {remediate.ErrWhitelisted, "whitelisted"},
 		{remediate.ErrNoKeyID, "no_key_id"}, {remediate.ErrPending, "pending"}, {remediate.ErrDeclined, "declined"},
 		{remediate.ErrNoLongerQualifies, "no_longer_qualifies"}, {remediate.ErrVerifyFailed, "verify_failed"},

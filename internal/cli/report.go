@@ -92,7 +92,7 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 	if err != nil {
 		return err
 	}
-	r := &notify.Runner{Store: st, Config: cfg, Channels: channels, Log: log, AsOf: asOf, DryRun: f.dryRun, Out: g.env.Stdout}
+	r := &notify.Runner{Store: st, Config: cfg, Channels: channels, Log: log, AsOf: asOf, SentAt: g.env.Now().UTC(), DryRun: f.dryRun, Out: g.env.Stdout}
 	results, err := r.Run(ctx, list)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,7 +111,9 @@ func newRunCmd(g *globals) *cobra.Command {
   1. scan      every configured (or discovered) account; issues are tracked
   2. report    notices of the kinds with "reporting": true (Slack, JIRA, SNS)
   3. remediate the kinds with "remediation": true, automatically (no prompt),
-               behind every guard rail of keywarden remediate
+               behind every guard rail of keywarden remediate; a kind that
+               reports is remediated only once its violation was reported
+               (this run's report counts) and its retention has passed
 
 It prints a run summary (table, or JSON with -o json). One account's failure
 does not stop the others or the later steps; the exit code is 1 when any
@@ -288,6 +291,9 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCol
 		args := append(append([]string{}, aws...), "--yes")
 		if f.dryRun {
 			args = append(append(args, "--dry-run"), common...)
+			if slices.Contains(sum.Steps, "report") {
+				args = append(args, "--after-dry-report")
+			}
 		}
 		stepErr("remediate", runStep(ctx, newRemediateCmd(&sub), args))
 		for _, o := range c.outcomes {

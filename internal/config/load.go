@@ -70,14 +70,6 @@ var hammerSections = set(
 	"trusted_advisor_recommendations", "public_ami_issues",
 )
 
-// hammerUnused are keys Hammer defines in sections keywarden reads, that
-// keywarden reads (their type is checked, the value kept in Config) but does
-// not act on yet: `config validate` lists them as ignored. A feature that
-// starts using one removes it from here.
-var hammerUnused = set(
-	"slack.remediation_warning_days",
-)
-
 // Keys of the "aws" section keywarden uses, and Hammer's others (accepted,
 // unused).
 var (

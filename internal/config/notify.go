@@ -63,8 +63,9 @@ type Slack struct {
 	NotifyDefaultOwner bool
 	ShowKeyIDs         bool
 	// RemediationWarningDays is Hammer's slack.remediation_warning_days:
-	// the days before a remediation on which Hammer warns the owner.
-	// Read, not used yet (listed as ignored).
+	// the days before a remediation on which the owner is warned ("will be
+	// deactivated on DATE"); with any set, nothing is remediated before a
+	// warning was sent.
 	RemediationWarningDays []int
 }
 
@@ -140,6 +141,13 @@ func (n Notify) KindLabels(k policy.Kind) []string {
 		return l
 	}
 	return DefaultKindLabels[k]
+}
+
+// SwitchedOff reports whether kind k's section switches channel ("jira",
+// "slack") off: Hammer's per-check "jira": false / "slack": false.
+func (n Notify) SwitchedOff(k policy.Kind, channel string) bool {
+	kn := n.Kinds[k]
+	return channel == "jira" && kn.NoJira || channel == "slack" && kn.NoSlack
 }
 
 // WarningInterval returns the warning interval of kind k in days.
@@ -220,9 +228,6 @@ func (l *loader) notifySection(name string, v *jvalue) {
 				s.ShowKeyIDs, _ = l.boolean(f, key, m.val)
 			case "remediation_warning_days":
 				s.RemediationWarningDays = l.dayList(key, m.val)
-				if hammerUnused[key] {
-					l.ignore(f, key)
-				}
 			default:
 				if slices.Contains(hammerSlackKeys, m.key) {
 					l.ignore(f, key)

@@ -14,7 +14,10 @@
 //     that is history, not news, e.g. when reporting is first turned on);
 //   - resolved, whitelisted: once, and only on a channel that announced the
 //     issue before (nobody needs to hear that an issue they never heard of
-//     went away).
+//     went away);
+//   - remediation_warning: on Slack, a reported violation keywarden will
+//     remediate, once per stage of slack.remediation_warning_days as its
+//     date nears (PlanRemediationWarning).
 //
 // # Delivery state and crash safety
 //
@@ -54,6 +57,10 @@ const (
 	Remediated  Event = "remediated"
 	Resolved    Event = "resolved"
 	Whitelisted Event = "whitelisted"
+	// RemediationWarning: keywarden will act on a reported violation soon
+	// ("will be deactivated on DATE"), on Slack, once per stage of Hammer's
+	// slack.remediation_warning_days (Seq is the stage's days before).
+	RemediationWarning Event = "remediation_warning"
 )
 
 // Closing reports whether the event ends the issue's story.
@@ -119,8 +126,10 @@ type Store interface {
 	PlanDeliveries(ctx context.Context, add []*Delivery, cancel []*Delivery, at time.Time) error
 	// MarkSending marks deliveries as being sent (attempts+1).
 	MarkSending(ctx context.Context, ids []int64, at time.Time) error
-	// MarkDelivered marks deliveries sent with ref, and sets the issues'
-	// reported time when unset.
+	// MarkDelivered marks deliveries sent with ref, and sets the reported
+	// time of the issues of the violation notices among them when unset:
+	// Issue.Reported is the first successful delivery of the violation, from
+	// which remediation_retention_period counts (a warning is not a report).
 	MarkDelivered(ctx context.Context, ids []int64, ref string, at time.Time) error
 	// MarkFailed puts deliveries back to pending with the error.
 	MarkFailed(ctx context.Context, ids []int64, msg string, at time.Time) error

@@ -130,18 +130,20 @@ func (n *Notice) Deadline() string {
 	return s
 }
 
-// RemediationDate returns the day keywarden would remediate is, as a notice
-// of event ev sent at asOf tells it, and whether it will at all: only an
+// RemediationDate returns when keywarden would remediate is, as a notice of
+// event ev sent at sentAt tells it, and whether it will at all: only an
 // open, non-exempt issue of a kind whose remediation is on, in one of its
 // remediation accounts, with a known key ID.
 //
 // Hammer writes "now + remediation_retention_period" into the ticket it
-// opens (create_iam_key_inactive_tickets.py): the retention counts from the
-// report. keywarden remediates violations only, once reported, so the date
-// is the report of the violation plus the retention: this report's time
-// for a violation, the deadline (the earliest its violation can be
-// reported) for a warning.
-func RemediationDate(is *issues.Issue, k *config.Kind, ev Event, asOf time.Time) (time.Time, bool) {
+// opens (create_iam_key_inactive_tickets.py) and counts the retention from
+// the report (clean_iam_keys_inactive.py). keywarden's planner does the same
+// (remediate.DueAt: the issue's report of its violation plus the
+// retention), so the date is: for a violation, its report (Issue.Reported,
+// or this notice's sending if it is the first) plus the retention; for a
+// warning, the earliest its violation can be reported (its deadline) plus
+// the retention. Remediation happens on the first run at or after it.
+func RemediationDate(is *issues.Issue, k *config.Kind, ev Event, sentAt time.Time) (time.Time, bool) {
 	switch {
 	case k == nil || !k.Remediation,
 		is.Status != issues.Open || is.Exemption != "",
@@ -149,8 +151,11 @@ func RemediationDate(is *issues.Issue, k *config.Kind, ev Event, asOf time.Time)
 		is.Kind != policy.InactivePasswords && strings.Contains(is.Subject, "/"):
 		return time.Time{}, false
 	}
-	start := asOf
-	if ev == Warning && is.Deadline.After(start) {
+	start := sentAt
+	switch {
+	case ev == Violation && is.Reported != nil && !is.Reported.After(sentAt):
+		start = *is.Reported
+	case ev == Warning && is.Deadline.After(start):
 		start = is.Deadline
 	}
 	due := policy.AddDays(start, k.RemediationRetentionPeriod)
@@ -158,6 +163,30 @@ func RemediationDate(is *issues.Issue, k *config.Kind, ev Event, asOf time.Time)
 		due = is.Deadline
 	}
 	return due, true
+}
+
+// Remediation says what keywarden will do and when, for people ("" when it
+// will not): "keywarden deactivates it on 2026-12-02" ("removes it" for a
+// password).
+func (n *Notice) Remediation() string {
+	if n.RemediationDate.IsZero() {
+		return ""
+	}
+	what := "deactivates it"
+	if n.Issue.Kind == policy.InactivePasswords {
+		what = "removes it"
+	}
+	return "keywarden " + what + " on " + n.RemediationDate.UTC().Format("2006-01-02")
+}
+
+// RemediationWarning is what a remediation warning says: "will be
+// deactivated on 2026-12-02" ("will be removed" for a password).
+func (n *Notice) RemediationWarning() string {
+	what := "deactivated"
+	if n.Issue.Kind == policy.InactivePasswords {
+		what = "removed"
+	}
+	return "will be " + what + " on " + n.RemediationDate.UTC().Format("2006-01-02")
 }
 
 // Outcome says how a closed or exempt issue ended, for people.

@@ -146,7 +146,9 @@ func TestDaysLeftAt(t *testing.T) {
 
 // TestRemediationDate: the date a notice states is the report of the
 // violation plus remediation_retention_period, as Hammer's tickets state
-// "now + retention"; none when keywarden will not act.
+// "now + retention", and as the planner counts it (remediate.DueAt): a
+// violation already reported counts from that report (Issue.Reported); none
+// when keywarden will not act.
 func TestRemediationDate(t *testing.T) {
 	day := func(d int) time.Time { return now.AddDate(0, 0, d) }
 	on := &config.Kind{Remediation: true, RemediationRetentionPeriod: 7}
@@ -162,6 +164,8 @@ func TestRemediationDate(t *testing.T) {
 		want time.Time
 	}{
 		{"violation reported now: now + 7", viol, on, Violation, day(7)},
+		{"violation already reported: its report + 7", func() issues.Issue { i := viol; r := day(-2); i.Reported = &r; return i }(), on, Violation, day(5)},
+		{"reported after the notice's time: now + 7", func() issues.Issue { i := viol; r := day(1); i.Reported = &r; return i }(), on, Violation, day(7)},
 		{"warning: its deadline + 7", warn, on, Warning, day(11)},
 		{"retention 0: at the next run after the report", viol, &config.Kind{Remediation: true}, Violation, now},
 		{"retention 0, warning: the deadline", warn, &config.Kind{Remediation: true}, Warning, day(4)},
@@ -179,6 +183,14 @@ func TestRemediationDate(t *testing.T) {
 			got, ok := RemediationDate(&tc.is, tc.k, tc.ev, now)
 			if !got.Equal(tc.want) || ok != !tc.want.IsZero() {
 				t.Errorf("RemediationDate = %v, %v; want %v", got, ok, tc.want)
+			}
+			n := Notice{Issue: tc.is, RemediationDate: got}
+			what := "deactivates it"
+			if tc.is.Kind == policy.InactivePasswords {
+				what = "removes it"
+			}
+			if want := "keywarden " + what + " on " + tc.want.Format("2006-01-02"); ok && n.Remediation() != want {
+				t.Errorf("Remediation() = %q, want %q", n.Remediation(), want)
 			}
 		})
 	}

@@ -71,7 +71,7 @@ func Plan(is *issues.Issue, past []*Delivery, interval int, asOf time.Time) Due 
 	// Live deliveries: retry those still wanted, cancel the others.
 	liveWarning := false
 	for _, p := range past {
-		if !p.State.Live() {
+		if !p.State.Live() || p.Event == RemediationWarning { // PlanRemediationWarning's
 			continue
 		}
 		if want[p.Event] {
@@ -117,4 +117,71 @@ func describeState(is *issues.Issue) string {
 // consecutive days whatever the hour of the run.
 func dayNumber(t time.Time) int64 {
 	return t.UTC().Unix() / int64(policy.Day/time.Second)
+}
+
+// PlanRemediationWarning decides the remediation warning one channel owes
+// issue is for target, as Hammer's remediation job warns on the days of
+// slack.remediation_warning_days before it acts: due is when the issue
+// becomes due (its report plus the retention; ok false when it will not be
+// remediated or is not reported yet). Of the stages (days before due)
+// reached by asOf, the nearest is sent once (a run that missed the earlier
+// stages does not send them all); live warnings are retried while the issue
+// is still to be remediated, cancelled once it is not. Pure.
+func PlanRemediationWarning(is *issues.Issue, past []*Delivery, stages []int, due time.Time, ok bool, asOf time.Time) Due {
+	var d Due
+	wanted := ok && is.Status == issues.Open && is.Stage == policy.Violation && is.Reported != nil && len(stages) > 0
+	for _, p := range past {
+		if p.Event != RemediationWarning || !p.State.Live() {
+			continue
+		}
+		if wanted {
+			d.Retry = append(d.Retry, p)
+			continue
+		}
+		p.Note = "superseded: issue is now " + describeState(is)
+		d.Cancel = append(d.Cancel, p)
+	}
+	if !wanted || len(d.Retry) > 0 {
+		return d
+	}
+	nearest := -1
+	for _, w := range stages {
+		if w >= 0 && !asOf.Before(policy.AddDays(due, -w)) && (nearest < 0 || w < nearest) {
+			nearest = w
+		}
+	}
+	if nearest < 0 {
+		return d
+	}
+	for _, p := range past {
+		if p.Event == RemediationWarning && (p.Seq <= nearest && p.State == Sent || p.Seq == nearest) {
+			return d // this stage (or a nearer one) was told, or was cancelled
+		}
+	}
+	d.Events, d.Seqs = []Event{RemediationWarning}, []int{nearest}
+	return d
+}
+
+// RemediationWarningDate is the date a remediation warning states: the
+// issue's due date, or, when the first warning came late, that warning
+// (first, or this one) plus the nearest stage, so that the owner always has
+// that long; remediate.MakePlan waits for the same date.
+func RemediationWarningDate(due time.Time, firstWarned *time.Time, stages []int, sentAt time.Time) time.Time {
+	least := -1
+	for _, w := range stages {
+		if w >= 0 && (least < 0 || w < least) {
+			least = w
+		}
+	}
+	if least < 0 {
+		return due
+	}
+	from := sentAt
+	if firstWarned != nil {
+		from = *firstWarned
+	}
+	if d := policy.AddDays(from, least); d.After(due) {
+		return d
+	}
+	return due
 }

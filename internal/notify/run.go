@@ -14,6 +14,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // Channel is one way of telling people: Slack, JIRA or SNS.
@@ -48,6 +49,11 @@ type Runner struct {
 	Channels []Channel
 	Log      *slog.Logger
 	AsOf     time.Time
+	// SentAt, when after AsOf, is the time recorded for what is sent (the
+	// deliveries' sent time and the issues' report): a report as of a past
+	// date never backdates a report, from which the remediation retention
+	// counts. The CLI sets it to its clock.
+	SentAt time.Time
 	// DryRun writes every message to Out instead of sending, and changes
 	// nothing in the store.
 	DryRun bool
@@ -131,9 +137,23 @@ func (r *Runner) Run(ctx context.Context, list []issues.Issue) ([]Result, error)
 	return results, storeErr
 }
 
+// sentAt is the time recorded for what is sent: AsOf, or SentAt when later.
+func (r *Runner) sentAt() time.Time {
+	if r.SentAt.After(r.AsOf) {
+		return r.SentAt
+	}
+	return r.AsOf
+}
+
 func (r *Runner) notice(is *issues.Issue) Notice {
 	title, text := TitleText(r.Config.Notify, is.Kind)
+	ev := Warning
+	if is.Stage == policy.Violation {
+		ev = Violation
+	}
+	due, _ := RemediationDate(is, r.Config.Kinds[is.Kind], ev, r.sentAt())
 	return Notice{
+		RemediationDate: due,
 		Issue:           *is,
 		AccountName:     r.Config.AccountName(is.AccountID),
 		Owner:           r.Config.TicketOwners.For(is.AccountID),
@@ -147,22 +167,14 @@ func (r *Runner) notice(is *issues.Issue) Notice {
 	}
 }
 
-// withEvent is base as a notice of event e on delivery d, with the
-// remediation date that event tells.
+// withEvent is base as a notice of event e on delivery d. base already
+// states the remediation date (notice, and runChannel for the warning
+// stages): the warning and violation events Plan sends are the issue's
+// stage, so the date is the same for every event of the issue.
 func (r *Runner) withEvent(base Notice, e Event, d *Delivery) *Notice {
 	n := base
 	n.Event, n.Delivery = e, d
-	if e == Warning || e == Violation {
-		n.RemediationDate, _ = RemediationDate(&n.Issue, r.Config.Kinds[n.Issue.Kind], e, r.AsOf)
-	}
 	return &n
-}
-
-// switchedOff reports whether config.json switches channel off for kind
-// (Hammer's per-check "jira": false / "slack": false).
-func switchedOff(n config.Notify, channel string, is *issues.Issue) bool {
-	kn := n.Kinds[is.Kind]
-	return channel == "jira" && kn.NoJira || channel == "slack" && kn.NoSlack
 }
 
 func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue, rows, byIssue map[rowKey][]*Delivery) (Result, error) {
@@ -181,9 +193,13 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 	for i := range list {
 		is := &list[i]
 		base := r.notice(is)
+		stages := r.remediationWarnings(is)
+		if len(stages) > 0 && !base.RemediationDate.IsZero() {
+			base.RemediationDate = RemediationWarningDate(base.RemediationDate, firstWarned(byIssue[rowKey{is.ID, "slack", ""}]), stages, r.sentAt())
+		}
 		var targets []string
 		why := ""
-		off := switchedOff(r.Config.Notify, name, is)
+		off := r.Config.Notify.SwitchedOff(is.Kind, name)
 		if !off {
 			targets, why = ch.Targets(&base)
 		}
@@ -194,6 +210,12 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 		for _, t := range targets {
 			routed[t] = true
 			due := Plan(is, rows[rowKey{is.ID, name, t}], r.Config.Notify.WarningInterval(is.Kind), r.AsOf)
+			if name == "slack" && len(stages) > 0 {
+				rdue, ok := RemediationDate(is, r.Config.Kinds[is.Kind], Violation, r.sentAt())
+				rw := PlanRemediationWarning(is, rows[rowKey{is.ID, name, t}], stages, rdue, ok, r.AsOf)
+				due.Events, due.Seqs = append(due.Events, rw.Events...), append(due.Seqs, rw.Seqs...)
+				due.Retry, due.Cancel = append(due.Retry, rw.Retry...), append(due.Cancel, rw.Cancel...)
+			}
 			cancel = append(cancel, due.Cancel...)
 			for _, d := range due.Retry {
 				queue(t, r.withEvent(base, d.Event, d))
@@ -260,7 +282,34 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 	return res, nil
 }
 
-var eventOrder = map[Event]int{Warning: 0, Violation: 1, Remediated: 2, Resolved: 3, Whitelisted: 4}
+var eventOrder = map[Event]int{Warning: 0, Violation: 1, RemediationWarning: 2, Remediated: 3, Resolved: 4, Whitelisted: 5}
+
+// remediationWarnings are the stages of slack.remediation_warning_days for
+// is when Slack is one of the channels and not switched off for its kind
+// (Hammer warns on Slack), else none.
+func (r *Runner) remediationWarnings(is *issues.Issue) []int {
+	if r.Config.Notify.SwitchedOff(is.Kind, "slack") {
+		return nil
+	}
+	for _, c := range r.Channels {
+		if c.Name() == "slack" {
+			return r.Config.Notify.Slack.RemediationWarningDays
+		}
+	}
+	return nil
+}
+
+// firstWarned is when the first remediation warning among ds was sent, nil
+// when none was.
+func firstWarned(ds []*Delivery) *time.Time {
+	var first *time.Time
+	for _, d := range ds {
+		if d.Event == RemediationWarning && d.State == Sent && d.SentAt != nil && (first == nil || d.SentAt.Before(*first)) {
+			first = d.SentAt
+		}
+	}
+	return first
+}
 
 func sortNotices(ns []*Notice) {
 	sort.SliceStable(ns, func(i, j int) bool {
@@ -308,7 +357,7 @@ func (c *recorder) Sending(ctx context.Context, ns []*Notice) error {
 
 func (c *recorder) Sent(ctx context.Context, ns []*Notice, ref string) error {
 	// The channel has it: record it even if the run is being cancelled.
-	if err := c.keep(c.r.Store.MarkDelivered(context.WithoutCancel(ctx), deliveryIDs(ns), ref, c.r.AsOf)); err != nil {
+	if err := c.keep(c.r.Store.MarkDelivered(context.WithoutCancel(ctx), deliveryIDs(ns), ref, c.r.sentAt())); err != nil {
 		return err
 	}
 	for _, n := range ns {

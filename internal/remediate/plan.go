@@ -23,9 +23,93 @@ type KindPolicy struct {
 	Enabled bool
 	// Accounts is remediation_accounts; empty means every audited account.
 	Accounts []string
-	// RetentionDays is remediation_retention_period: days after detection
-	// before acting (0: the next run).
+	// RetentionDays is remediation_retention_period: days after the report
+	// of the violation (after detection when Reporting is off) before acting
+	// (0: the first run after the report).
 	RetentionDays int
+	// Reporting is on for the kind: its "reporting" is true and a channel
+	// (Slack, JIRA, SNS) is configured. Then, as in Hammer's remediation, an
+	// issue is due only once its violation was reported (Issue.Reported: the
+	// first delivery of the violation on any channel) and the retention
+	// counts from that report. Off, it counts from detection.
+	Reporting bool
+	// WarningDays are Hammer's slack.remediation_warning_days, when the
+	// owner is warned on Slack before keywarden acts: then an issue is due
+	// only once a remediation warning was sent (Policy.Warned), and no
+	// sooner than the nearest stage's days after the first one.
+	WarningDays []int
+}
+
+// RetentionStart is when the issue's retention counts from as of asOf: the
+// report of its violation when reporting is on (false when it was not
+// reported by asOf), its detection when reporting is off.
+func RetentionStart(is *issues.Issue, reporting bool, asOf time.Time) (time.Time, bool) {
+	if !reporting {
+		return is.Detected, true
+	}
+	if is.Reported == nil || is.Reported.After(asOf) {
+		return time.Time{}, false
+	}
+	return *is.Reported, true
+}
+
+// DueAt is when the issue is due for remediation under kp as of asOf (the
+// retention start plus RetentionDays); false while it is not reported and
+// reporting is on. The notices state the same date (notify.RemediationDate).
+func DueAt(is *issues.Issue, kp KindPolicy, asOf time.Time) (time.Time, bool) {
+	start, ok := RetentionStart(is, kp.Reporting, asOf)
+	if !ok {
+		return time.Time{}, false
+	}
+	return policy.AddDays(start, kp.RetentionDays), true
+}
+
+// retentionNote says how the retention of an issue counts, for people:
+// "reported 2 days ago, retention 7 (due 2026-12-02)", or "reporting off:
+// retention counts from detection; detected today, retention 0 (due
+// 2026-11-25)".
+func retentionNote(kp KindPolicy, start, due, asOf time.Time) string {
+	what := "reported"
+	prefix := ""
+	if !kp.Reporting {
+		what, prefix = "detected", "reporting off: retention counts from detection; "
+	}
+	return fmt.Sprintf("%s%s %s, retention %d (due %s)", prefix, what, daysAgo(start, asOf), kp.RetentionDays, due.UTC().Format("2006-01-02"))
+}
+
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}
+
+// leastStage is the nearest warning stage (fewest days before acting), -1
+// when there is none.
+func leastStage(stages []int) int {
+	least := -1
+	for _, w := range stages {
+		if w >= 0 && (least < 0 || w < least) {
+			least = w
+		}
+	}
+	return least
+}
+
+// daysAgo says how long before asOf t was, in whole days: "today", "1 day
+// ago", "9 days ago" ("on DATE" when t is after asOf).
+func daysAgo(t, asOf time.Time) string {
+	if t.After(asOf) {
+		return "on " + t.UTC().Format("2006-01-02")
+	}
+	n := asOf.Sub(t) / policy.Day
+	switch n {
+	case 0:
+		return "today"
+	case 1:
+		return "1 day ago"
+	}
+	return fmt.Sprintf("%d days ago", n)
 }
 
 // Policy is what the planner decides from.
@@ -42,6 +126,9 @@ type Policy struct {
 	// Holds are the rollback holds (LoadHolds): a key on hold is exempt
 	// until its hold ends, and no longer once it has.
 	Holds policy.Holds
+	// Warned is when the first remediation warning of each issue (by ID) was
+	// sent (notify.RemediationWarning), for kinds with WarningDays.
+	Warned map[int64]time.Time
 }
 
 // Item is one credential to act on, with the issues it remediates.
@@ -53,6 +140,9 @@ type Item struct {
 	Issues    []issues.Issue
 	// Due is when the retention period ended (the latest of the issues').
 	Due time.Time
+	// Retention says, per issue, how its retention counted (from the report
+	// of the violation, or from detection when reporting is off).
+	Retention []string
 	// Err is nil for an item of the plan; for a skipped one it wraps the
 	// refusal (ErrNotDue, ErrOverCap, ...).
 	Err error
@@ -87,7 +177,7 @@ func (it *Item) Kinds() []policy.Kind {
 // Why says, for people, why the item is due: kind, stage, since when.
 func (it *Item) Why() string {
 	var parts []string
-	for _, is := range it.Issues {
+	for i, is := range it.Issues {
 		s := fmt.Sprintf("%s %s", is.Kind, is.Stage)
 		switch {
 		case is.Kind == policy.KeysRotation:
@@ -98,6 +188,9 @@ func (it *Item) Why() string {
 			s += " (never used, created " + day(is.Details.CreateDate) + fmt.Sprintf(", limit %d days)", is.LimitDays)
 		}
 		s += ", detected " + is.Detected.UTC().Format("2006-01-02")
+		if i < len(it.Retention) && it.Retention[i] != "" {
+			s += "; " + it.Retention[i]
+		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "; ")
@@ -185,15 +278,39 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 			skip(is, fmt.Errorf("%w: %d days left", ErrNotViolation, is.DaysLeft))
 			continue
 		}
-		due := policy.AddDays(is.Detected, kp.RetentionDays)
+		start, reported := RetentionStart(&is, kp.Reporting, asOf)
+		if !reported {
+			why := "the violation has not been delivered on any channel yet; reporting is on for " + string(is.Kind) +
+				", so nothing is done before the owner is told (keywarden report)"
+			if is.Reported != nil {
+				why = "reported " + daysAgo(*is.Reported, asOf) + ", after the plan's date"
+			}
+			skip(is, fmt.Errorf("%w: %s", ErrNotReported, why))
+			continue
+		}
+		due := policy.AddDays(start, kp.RetentionDays)
+		note := retentionNote(kp, start, due, asOf)
+		if least := leastStage(kp.WarningDays); kp.Reporting && least >= 0 {
+			warned, ok := p.Warned[is.ID]
+			if !ok || warned.After(asOf) {
+				skip(is, fmt.Errorf("%w: %s; no remediation warning sent yet (slack.remediation_warning_days %v: the owner is warned first)",
+					ErrNotDue, note, kp.WarningDays))
+				continue
+			}
+			if w := policy.AddDays(warned, least); w.After(due) {
+				due = w
+				note += fmt.Sprintf("; first warned %s, %s before acting (due %s)", daysAgo(warned, asOf), days(least), due.UTC().Format("2006-01-02"))
+			}
+		}
 		if asOf.Before(due) {
-			skip(is, fmt.Errorf("%w: due %s (%d days after detection)", ErrNotDue, due.UTC().Format(time.RFC3339), kp.RetentionDays))
+			skip(is, fmt.Errorf("%w: %s", ErrNotDue, note))
 			continue
 		}
 		k := credKey{is.AccountID, opFor(is.Kind), is.Subject}
 		if i, ok := byCred[k]; ok {
 			it := &plan.Items[i]
 			it.Issues = append(it.Issues, is)
+			it.Retention = append(it.Retention, note)
 			if due.After(it.Due) {
 				it.Due = due
 			}
@@ -201,6 +318,7 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 		}
 		it := newItem(is, nil)
 		it.Due = due
+		it.Retention = []string{note}
 		byCred[k] = len(plan.Items)
 		plan.Items = append(plan.Items, it)
 	}

@@ -125,3 +125,125 @@ func TestMakePlanHolds(t *testing.T) {
 		}
 	}
 }
+
+// Remediation waits for the report (issue 12): with reporting on for the
+// kind, an issue is due only once its violation was reported, and the
+// retention counts from that report, as Hammer's remediation does (it
+// skips issues whose timestamps.reported is unset and counts
+// remediation_retention_period from it). With reporting off it counts from
+// detection, and the plan says so.
+func TestMakePlanReportGate(t *testing.T) {
+	asOf := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) *time.Time { t := asOf.Add(-d); return &t }
+	cases := []struct {
+		name      string
+		reporting bool
+		retention int
+		detected  time.Duration // before asOf
+		reported  *time.Time
+		stage     policy.Stage
+		wantErr   error  // nil: planned
+		want      string // in the reason (skipped) or Why (planned)
+	}{
+		{"not reported", true, 7, 30 * policy.Day, nil, policy.Violation, ErrNotReported,
+			"not reported: the violation has not been delivered on any channel yet"},
+		{"not reported, retention 0", true, 0, 30 * policy.Day, nil, policy.Violation, ErrNotReported, "not reported"},
+		{"reported 2 days ago", true, 7, 30 * policy.Day, ago(2 * policy.Day), policy.Violation, ErrNotDue,
+			"reported 2 days ago, retention 7 (due 2026-11-30)"},
+		{"day 6: not due", true, 7, 30 * policy.Day, ago(7*policy.Day - time.Second), policy.Violation, ErrNotDue,
+			"reported 6 days ago, retention 7 (due 2026-11-25)"},
+		{"day 7: due", true, 7, 30 * policy.Day, ago(7 * policy.Day), policy.Violation, nil,
+			"; reported 7 days ago, retention 7 (due 2026-11-25)"},
+		{"retention 0: due once reported", true, 0, 0, ago(0), policy.Violation, nil, "reported today, retention 0"},
+		{"detected long ago counts for nothing", true, 7, 400 * policy.Day, ago(policy.Day), policy.Violation, ErrNotDue,
+			"reported 1 day ago, retention 7 (due 2026-12-01)"},
+		{"reported after the plan's date", true, 0, 30 * policy.Day, ago(-policy.Day), policy.Violation, ErrNotReported,
+			"not reported: reported on 2026-11-26, after the plan's date"},
+		{"a warning is no violation", true, 0, 30 * policy.Day, ago(policy.Day), policy.Warning, ErrNotViolation, "not past its deadline"},
+		{"reporting off: not due", false, 7, 2 * policy.Day, nil, policy.Violation, ErrNotDue,
+			"reporting off: retention counts from detection; detected 2 days ago, retention 7 (due 2026-11-30)"},
+		{"reporting off: due", false, 7, 7 * policy.Day, nil, policy.Violation, nil,
+			"reporting off: retention counts from detection; detected 7 days ago, retention 7 (due 2026-11-25)"},
+		{"reporting off: a report changes nothing", false, 7, 7 * policy.Day, ago(0), policy.Violation, nil,
+			"reporting off: retention counts from detection"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			is := issues.Issue{ID: 1, Kind: policy.InactiveKeys, AccountID: "111111111111", Subject: "AKIA1", Status: issues.Open,
+				Stage: c.stage, Details: issues.Details{Username: "u", LastUsed: "2026-01-01T00:00:00Z"}, LimitDays: 90,
+				Detected: asOf.Add(-c.detected), Reported: c.reported}
+			kp := KindPolicy{Enabled: true, RetentionDays: c.retention, Reporting: c.reporting}
+			p := MakePlan([]issues.Issue{is}, Policy{Kinds: map[policy.Kind]KindPolicy{policy.InactiveKeys: kp}}, asOf)
+			if c.wantErr == nil {
+				if len(p.Items) != 1 || len(p.Skipped) != 0 {
+					t.Fatalf("planned %+v, skipped %+v", p.Items, p.Skipped)
+				}
+				if why := p.Items[0].Why(); !strings.Contains(why, c.want) {
+					t.Errorf("why %q, want %q in it", why, c.want)
+				}
+				due, ok := DueAt(&is, kp, asOf)
+				if !ok || !p.Items[0].Due.Equal(due) || asOf.Before(due) {
+					t.Errorf("due %v, DueAt %v %v", p.Items[0].Due, due, ok)
+				}
+				return
+			}
+			if len(p.Items) != 0 || len(p.Skipped) != 1 {
+				t.Fatalf("planned %+v, skipped %+v", p.Items, p.Skipped)
+			}
+			if err := p.Skipped[0].Err; !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("reason %q, want %v with %q", err, c.wantErr, c.want)
+			}
+		})
+	}
+}
+
+// slack.remediation_warning_days: with warning stages, nothing is due
+// before the owner was warned, and no sooner than the nearest stage after
+// the first warning.
+func TestMakePlanRemediationWarning(t *testing.T) {
+	asOf := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	reported := asOf.Add(-7 * policy.Day)
+	is := issues.Issue{ID: 1, Kind: policy.InactiveKeys, AccountID: "111111111111", Subject: "AKIA1", Status: issues.Open,
+		Stage: policy.Violation, Details: issues.Details{Username: "u"}, Detected: reported, Reported: &reported}
+	cases := []struct {
+		name    string
+		kp      KindPolicy
+		warned  *time.Time
+		wantErr error
+		want    string
+	}{
+		{"no stages", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true}, nil, nil, "reported 7 days ago"},
+		{"not warned", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, nil, ErrNotDue,
+			"reported 7 days ago, retention 7 (due 2026-11-25); no remediation warning sent yet (slack.remediation_warning_days [3 1]"},
+		{"warned on time", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, ptr(asOf.Add(-3 * policy.Day)), nil,
+			"reported 7 days ago, retention 7 (due 2026-11-25)"},
+		{"warned late", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, ptr(asOf.Add(-time.Hour)), ErrNotDue,
+			"first warned today, 1 day before acting (due 2026-11-26)"},
+		{"warned late, a day ago", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{3, 1}}, ptr(asOf.Add(-policy.Day)), nil,
+			"reported 7 days ago, retention 7 (due 2026-11-25)"}, // warned + 1 day is now: due
+		{"warned after the plan's date", KindPolicy{Enabled: true, RetentionDays: 7, Reporting: true, WarningDays: []int{1}}, ptr(asOf.Add(time.Hour)), ErrNotDue,
+			"no remediation warning sent yet"},
+		{"reporting off: no warning", KindPolicy{Enabled: true, RetentionDays: 7, WarningDays: []int{1}}, nil, nil, "reporting off"},
+	}
+	for _, c := range cases {
+		pol := Policy{Kinds: map[policy.Kind]KindPolicy{policy.InactiveKeys: c.kp}}
+		if c.warned != nil {
+			pol.Warned = map[int64]time.Time{1: *c.warned}
+		}
+		p := MakePlan([]issues.Issue{is}, pol, asOf)
+		switch {
+		case c.wantErr == nil && len(p.Items) == 1:
+			if why := p.Items[0].Why(); !strings.Contains(why, c.want) {
+				t.Errorf("%s: why %q, want %q", c.name, why, c.want)
+			}
+		case c.wantErr != nil && len(p.Skipped) == 1:
+			if err := p.Skipped[0].Err; !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %v, want %v with %q", c.name, err, c.wantErr, c.want)
+			}
+		default:
+			t.Errorf("%s: planned %+v skipped %+v", c.name, p.Items, p.Skipped)
+		}
+	}
+}
+
+func ptr(t time.Time) *time.Time { return &t }

@@ -27,8 +27,12 @@ var (
 	ErrNotEnabled = errors.New("remediation is not enabled for this kind")
 	// ErrAccountExcluded: the account is not in remediation_accounts.
 	ErrAccountExcluded = errors.New("account is not in remediation_accounts")
-	// ErrNotDue: remediation_retention_period has not passed since detection.
+	// ErrNotDue: remediation_retention_period has not passed since the
+	// report of the violation (since detection when reporting is off).
 	ErrNotDue = errors.New("remediation retention period has not passed")
+	// ErrNotReported: reporting is on for the kind and the violation has not
+	// been delivered on any channel yet: nothing is due before its report.
+	ErrNotReported = errors.New("not reported")
 	// ErrNotViolation: the issue is a warning; its deadline is ahead.
 	ErrNotViolation = errors.New("not past its deadline")
 	// ErrWhitelisted: the issue (or, at the live re-check, the credential) is

@@ -257,8 +257,8 @@ func (u *update) input(table string, key map[string]types.AttributeValue, cond s
 // transition updates each delivery of ids, if cond holds; a delivery whose
 // condition fails (not in a state the transition starts from) or that does
 // not exist is left alone. It returns the updated deliveries' issue IDs.
-func (s *Store) transition(ctx context.Context, ids []int64, u func() *update, cond string) ([]int64, error) {
-	issueIDs := make([]int64, len(ids))
+func (s *Store) transition(ctx context.Context, ids []int64, u func() *update, cond string) ([]transitioned, error) {
+	done := make([]transitioned, len(ids))
 	err := parallel(len(ids), func(i int) error {
 		key, err := s.locate(ctx, ids[i])
 		if err != nil || key == nil {
@@ -274,10 +274,18 @@ func (s *Store) transition(ctx context.Context, ids []int64, u func() *update, c
 		case err != nil:
 			return fmt.Errorf("delivery %d: %w", ids[i], err)
 		}
-		issueIDs[i], err = getN(res.Attributes, attrIssueID)
+		done[i].event = notify.Event(getS(res.Attributes, "event"))
+		done[i].issueID, err = getN(res.Attributes, attrIssueID)
 		return err
 	})
-	return issueIDs, err
+	return done, err
+}
+
+// transitioned is a delivery a transition changed: its issue and event
+// (zero when the delivery was missing or not in a state to change).
+type transitioned struct {
+	issueID int64
+	event   notify.Event
 }
 
 // PlanDeliveries implements notify.Store: the new deliveries pending (IDs
@@ -411,10 +419,12 @@ func (s *Store) MarkFailed(ctx context.Context, ids []int64, msg string, at time
 }
 
 // MarkDelivered implements notify.Store: the deliveries are sent with ref,
-// and their issues, if not reported yet, are reported at at.
+// and the issues of the violation notices among them, if not reported yet,
+// are reported at at (Hammer's timestamps.reported: the report of the
+// violation, from which remediation_retention_period counts).
 func (s *Store) MarkDelivered(ctx context.Context, ids []int64, ref string, at time.Time) error {
 	ts := at.UTC().Format(timeFormat)
-	issueIDs, err := s.transition(ctx, ids, func() *update {
+	done, err := s.transition(ctx, ids, func() *update {
 		return newUpdate().put("state", string(notify.Sent)).put("ref", ref).put("last_error", "").
 			put("sent", ts).put("updated", ts)
 	}, "attribute_exists(pk)")
@@ -423,10 +433,10 @@ func (s *Store) MarkDelivered(ctx context.Context, ids []int64, ref string, at t
 	}
 	seen := map[int64]bool{0: true}
 	var todo []int64
-	for _, id := range issueIDs {
-		if !seen[id] {
-			seen[id] = true
-			todo = append(todo, id)
+	for _, d := range done {
+		if d.event == notify.Violation && !seen[d.issueID] {
+			seen[d.issueID] = true
+			todo = append(todo, d.issueID)
 		}
 	}
 	if err := parallel(len(todo), func(i int) error { return s.setReported(ctx, todo[i], at) }); err != nil {

@@ -220,8 +220,10 @@ func (s *Store) MarkSending(ctx context.Context, ids []int64, at time.Time) erro
 	})
 }
 
-// MarkDelivered marks deliveries sent with ref and sets their issues' reported
-// time when it is unset.
+// MarkDelivered marks deliveries sent with ref and sets the reported time of
+// the issues of the violation notices among them when it is unset (Hammer's
+// timestamps.reported: the report of the violation, from which
+// remediation_retention_period counts).
 func (s *Store) MarkDelivered(ctx context.Context, ids []int64, ref string, at time.Time) error {
 	if len(ids) == 0 {
 		return nil
@@ -234,7 +236,7 @@ func (s *Store) MarkDelivered(ctx context.Context, ids []int64, ref string, at t
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE issues SET reported = ? WHERE reported IS NULL
-			AND id IN (SELECT issue_id FROM deliveries WHERE id IN (`+marks+`))`, append([]any{ts}, args...)...)
+			AND id IN (SELECT issue_id FROM deliveries WHERE event = 'violation' AND id IN (`+marks+`))`, append([]any{ts}, args...)...)
 		return err
 	})
 }

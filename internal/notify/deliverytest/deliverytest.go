@@ -156,6 +156,18 @@ func testSurviveACrash(t *testing.T, open Open) {
 	if got, _ := s.Get(ctx, is.ID); got.Reported != nil {
 		t.Errorf("reported before anything was sent: %v", got.Reported)
 	}
+	// A warning sent is not a report: the reported time (from which the
+	// remediation retention counts) is the first delivery of the violation.
+	warned := &notify.Delivery{IssueID: is.ID, Channel: "slack", Target: "#sec", Event: notify.Warning, Seq: 2}
+	if err := s.PlanDeliveries(ctx, []*notify.Delivery{warned}, nil, asOf); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDelivered(ctx, []int64{warned.ID}, "C1/0.0001", asOf); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, is.ID); got.Reported != nil {
+		t.Errorf("reported by a warning: %v", got.Reported)
+	}
 	sentAt := asOf.Add(time.Hour)
 	if err := s.MarkDelivered(ctx, []int64{d.ID}, "C1/1.0001", sentAt); err != nil {
 		t.Fatal(err)

@@ -561,6 +561,14 @@ func Description(n *notify.Notice, show bool, risk string) string {
 	return b.String()
 }
 
+// remediationNote states the auto-remediation date in a comment.
+func remediationNote(n *notify.Notice) string {
+	if n.RemediationDate.IsZero() {
+		return ""
+	}
+	return " {color:red}*Auto-Remediation Date*: " + n.RemediationDate.UTC().Format("2006-01-02") + "{color}"
+}
+
 // Comment is the comment a notice adds to an existing ticket.
 func Comment(n *notify.Notice, show bool) string {
 	switch n.Event {
@@ -580,12 +588,4 @@ func Comment(n *notify.Notice, show bool) string {
 		return fmt.Sprintf("The %s is %s. Closing.", notify.KeyLabel(&n.Issue, show), n.Outcome())
 	}
 	return ""
-}
-
-// remediationNote states the auto-remediation date in a comment.
-func remediationNote(n *notify.Notice) string {
-	if n.RemediationDate.IsZero() {
-		return ""
-	}
-	return " {color:red}*Auto-Remediation Date*: " + n.RemediationDate.UTC().Format("2006-01-02") + "{color}"
 }

@@ -37,6 +37,7 @@ type group struct {
 var groups = []group{
 	{":hourglass_flowing_sand: *Expires soon*", []notify.Event{notify.Warning}},
 	{":rotating_light: *Violations*", []notify.Event{notify.Violation}},
+	{":warning: *To be remediated*", []notify.Event{notify.RemediationWarning}},
 	{":lock: *Remediated by keywarden*", []notify.Event{notify.Remediated}},
 	{":white_check_mark: *Resolved*", []notify.Event{notify.Resolved, notify.Whitelisted}},
 }
@@ -153,7 +154,7 @@ func summaryText(count map[notify.Event]int) string {
 	for _, p := range []struct {
 		e    notify.Event
 		what string
-	}{{notify.Warning, "expiring soon"}, {notify.Violation, "in violation"}, {notify.Remediated, "remediated"},
+	}{{notify.Warning, "expiring soon"}, {notify.Violation, "in violation"}, {notify.RemediationWarning, "to be remediated"}, {notify.Remediated, "remediated"},
 		{notify.Resolved, "resolved"}, {notify.Whitelisted, "exempted"}} {
 		if count[p.e] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", count[p.e], p.what))
@@ -175,22 +176,16 @@ func Line(n *notify.Notice, showKeyIDs bool) string {
 	}
 	head := fmt.Sprintf("• %s in %s: %s", who, escape(n.Account()), cred)
 	switch n.Event {
+	case notify.RemediationWarning:
+		return head + " " + n.Problem() + ": *" + n.RemediationWarning() + "*"
 	case notify.Warning, notify.Violation:
 		line := head + " " + n.Problem() + ": *" + n.Deadline() + "*"
-		if !n.RemediationDate.IsZero() {
-			line += ", " + remediationWord(n) + " on " + n.RemediationDate.UTC().Format("2006-01-02")
+		if rem := n.Remediation(); rem != "" {
+			line += ", " + rem
 		}
 		return line
 	}
 	return head + " " + escape(n.Outcome())
-}
-
-// remediationWord says what keywarden will do on the remediation date.
-func remediationWord(n *notify.Notice) string {
-	if n.Issue.Kind == policy.InactivePasswords {
-		return "keywarden removes it"
-	}
-	return "keywarden deactivates it"
 }
 
 // escape makes text safe for mrkdwn: Slack's three control characters.

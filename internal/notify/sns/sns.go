@@ -195,8 +195,10 @@ type issueDoc struct {
 	Deadline    string `json:"deadline,omitempty"`
 	Detected    string `json:"detected"`
 	Remediated  string `json:"remediated,omitempty"`
-	Closed      string `json:"closed,omitempty"`
-	CloseReason string `json:"close_reason,omitempty"`
+	// RemediationDate is when keywarden will act (Notice.RemediationDate).
+	RemediationDate string `json:"remediation_date,omitempty"`
+	Closed          string `json:"closed,omitempty"`
+	CloseReason     string `json:"close_reason,omitempty"`
 }
 
 type ownerDoc struct {
@@ -232,6 +234,7 @@ func Body(n *notify.Notice, showKeyIDs bool) ([]byte, error) {
 			Stage: string(is.Stage), Exemption: is.Exemption, CreateDate: is.Details.CreateDate, LastUsed: is.Details.LastUsed,
 			AgeDays: is.AgeDays, LimitDays: is.LimitDays, DaysLeft: n.DaysLeft, Deadline: iso(is.Deadline),
 			Detected: iso(is.Detected), Remediated: isoPtr(is.Remediated), Closed: isoPtr(is.Closed), CloseReason: is.CloseReason,
+			RemediationDate: iso(n.RemediationDate),
 		},
 		Owner: ownerDoc{Slack: strings.TrimSpace(is.Tags["Slack"]), SlackOwner: n.Owner.SlackOwner, JiraProject: n.Owner.JiraProject,
 			JiraOwner: n.Owner.JiraOwner, JiraParentTicket: n.Owner.JiraParentTicket},
