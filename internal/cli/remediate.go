@@ -146,7 +146,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	ac, err := awsConfig(ctx, g, &scanFlags{profile: f.profile, region: f.region}, cfg)
+	ac, err := awsConfig(ctx, g, &scanFlags{profile: f.profile, region: f.region, offline: f.dryRun}, cfg)
 	if err != nil {
 		return nil, err
 	}

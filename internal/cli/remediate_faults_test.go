@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,12 +368,25 @@ func TestRemediateDryRunNoCredentials(t *testing.T) {
 	w.scan(0, "-o", "json")
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	// The instance metadata service is left on, pointed at a loopback
+	// stand-in that counts what reaches it: a dry run asks it nothing.
+	var imdsHits atomic.Int64
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		imdsHits.Add(1)
+		http.Error(w, "no role", http.StatusNotFound)
+	}))
+	defer imds.Close()
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
 	w.srv.ResetCalls()
 	r := w.remediate(0, "--dry-run")
 	if n := len(w.srv.Calls()); n != 0 {
 		t.Errorf("dry run made %d calls: %v", n, w.srv.Calls())
 	}
+	if n := imdsHits.Load(); n != 0 {
+		t.Errorf("dry run asked the instance metadata service %d times", n)
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	if got := strings.Join(outcomes(t, r.stdout), "\n"); !strings.Contains(got, "would remediate <nil> bob "+bobKey) {
 		t.Errorf("dry-run plan:\n%s", got)
 	}

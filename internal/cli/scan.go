@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
@@ -30,6 +31,9 @@ import (
 )
 
 type scanFlags struct {
+	// offline: the AWS configuration may not reach anything to resolve
+	// credentials (a dry run makes no AWS call at all).
+	offline    bool
 	source     string
 	reportFile string
 	asOf       string
@@ -128,6 +132,12 @@ func storePath(g *globals, cfg *config.Config) string {
 
 func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
+	if f.offline {
+		// Nothing may leave the machine: credentials only from the
+		// environment and the shared files, never from the instance
+		// metadata service.
+		opts = append(opts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	if g.env.AWSHTTPClient != nil {
 		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
 	} else if idle := f.concurrency * perAccountRequests; idle > awshttp.DefaultHTTPTransportMaxIdleConnsPerHost {
