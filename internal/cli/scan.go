@@ -270,7 +270,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 		defer st.Close()
 		eng.Store = st
-		if err := addHolds(ctx, st, &eng.Exemptions); err != nil {
+		if err := addExemptions(ctx, st, cfg, &eng.Exemptions); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,9 @@ type Config struct {
 	Remediation Remediation
 	// Whitelist: kind -> account ID -> user names / access key IDs.
 	Whitelist map[policy.Kind]map[string][]string
+	// Dated are whitelist.json's entries with an end: {"id": ..., "expires":
+	// DATE, "owner": ..., "reason": ...} beside the plain strings.
+	Dated []policy.Exemption
 	// TicketOwners is ticket_owners.json (zero when the file is absent).
 	TicketOwners TicketOwners
 	// Notify is the reporting configuration (notify.go).
@@ -200,7 +203,7 @@ func (c *Config) AccountName(id string) string {
 
 // Exemptions returns the whitelist and tag exemptions.
 func (c *Config) Exemptions() policy.Exemptions {
-	return policy.Exemptions{Whitelist: c.Whitelist}
+	return policy.Exemptions{Whitelist: c.Whitelist, Dated: policy.NewDated(c.Dated)}
 }
 
 // For returns the routing of account as Hammer resolves it: each value of
