@@ -107,7 +107,7 @@ func loadConfig(g *globals) (*config.Config, error) {
 		}
 		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
 	}
-	warnConfig(g.env.Stderr, cfg)
+	warnConfig(g.env.Stderr, cfg, g.env.Now())
 	return cfg, nil
 }
 

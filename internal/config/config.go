@@ -4,8 +4,10 @@
 package config
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -227,4 +229,19 @@ func (t TicketOwners) For(account string) Owner {
 		o.SlackOwner = a.SlackOwner
 	}
 	return o
+}
+
+// EndedWhitelist warns of whitelist.json's entries with an end that has
+// passed by now: they exempt nothing any more (allowed, so that an
+// exemption ending is not a broken configuration).
+func (c *Config) EndedWhitelist(now time.Time) []Problem {
+	var out []Problem
+	for _, x := range c.Dated {
+		if !x.Active(now) {
+			out = append(out, Problem{File: WhitelistFile, Key: string(x.Kind) + "." + x.AccountID,
+				Msg: fmt.Sprintf("the exemption of %q (%s) ended on %s: it exempts nothing", x.Subject, x.Owner, x.End()),
+				Fix: "remove the entry, or move its \"expires\" date"})
+		}
+	}
+	return out
 }
