@@ -141,3 +141,43 @@ func TestExemptionWithEnd(t *testing.T) {
 		t.Errorf("list after remove:\n%s", r.stdout)
 	}
 }
+
+// whitelist.json entries with an end work beside Hammer's plain lists: the
+// active one whitelists with its end, the ended one warns (config validate,
+// scan) and exempts nothing; exempt list shows both.
+func TestWhitelistEntriesWithEnd(t *testing.T) {
+	w := newWorld(t, remediationConfig)
+	w.srv.AddAccount(seedAlpha())
+	w.writeFile("whitelist.json", `{
+  "user_inactivekeys": {"111111111111": ["erin", {"id": "AKIABOB0000000000001", "expires": "2026-12-31", "owner": "ops", "reason": "vendor"}]},
+  "user_inactivepasswords": {"111111111111": [{"id": "dave", "expires": "2026-11-01", "owner": "hr", "reason": "leaver"}]},
+  "s3_bucket_acl": {"111111111111": ["bucket"]}
+}`)
+	const endedWarning = `warning: whitelist.json: user_inactivepasswords.111111111111: the exemption of "dave" (hr) ended on 2026-11-01: it exempts nothing; remove the entry, or move its "expires" date`
+	if v := w.run("config", "validate"); v.code != 0 || !strings.Contains(v.stdout, endedWarning) {
+		t.Errorf("config validate: exit %d\n%s", v.code, v.stdout)
+	}
+	sc := w.scan(0, "-o", "table")
+	if !strings.Contains(sc.stderr, endedWarning) {
+		t.Errorf("scan stderr:\n%s", sc.stderr)
+	}
+	var bobLine, daveLine string
+	for _, l := range strings.Split(sc.stdout, "\n") {
+		switch {
+		case strings.Contains(l, " bob "):
+			bobLine = l
+		case strings.Contains(l, " dave "):
+			daveLine = l
+		}
+	}
+	if !strings.Contains(bobLine, "whitelisted") || !strings.Contains(bobLine, "(exempt until 2026-12-31: vendor (ops))") {
+		t.Errorf("bob: %q", bobLine)
+	}
+	if !strings.Contains(daveLine, "violation") || strings.Contains(daveLine, "exempt") {
+		t.Errorf("dave: %q", daveLine)
+	}
+	l := jsonLines(t, w.run("exempt", "list", "-o", "json").stdout)
+	if len(l) != 2 || l[0]["subject"] != "dave" || l[0]["state"] != "expired" || l[1]["source"] != "whitelist.json" || l[1]["state"] != "active" || l[1]["subject"] != "AKIA…0001" {
+		t.Errorf("exempt list: %v", l)
+	}
+}

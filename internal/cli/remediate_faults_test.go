@@ -302,6 +302,12 @@ func TestRollbackHold(t *testing.T) {
 	if len(j) != 3 || j[2]["op"] != "reactivate_key" || j[2]["hold_until"] != "2026-12-05T12:00:00Z" {
 		t.Fatalf("journal: %v", j)
 	}
+	// The hold is an exemption with an end: exempt list shows it.
+	if l := jsonLines(t, w.run("exempt", "list", "-o", "json", "--show-key-ids").stdout); len(l) != 1 || l[0]["source"] != "rollback" ||
+		l[0]["action"] != 3.0 || l[0]["owner"] != "keywarden rollback" || l[0]["reason"] != "rolled back (action 3)" ||
+		l[0]["subject"] != bobKey || l[0]["until"] != "2026-12-05T12:00:00Z" || l[0]["state"] != "active" || l[0]["kind"] != "all" {
+		t.Errorf("exempt list: %v", l)
+	}
 
 	// The next run: scan and remediate. Bob's key stays Active.
 	w.srv.ResetCalls()
