@@ -2,9 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/issues/dynamodb/dynamotest"
 )
 
 // TestExemptionWithEnd: keywarden exempt add whitelists bob's key until a
@@ -179,5 +182,39 @@ func TestWhitelistEntriesWithEnd(t *testing.T) {
 	l := jsonLines(t, w.run("exempt", "list", "-o", "json").stdout)
 	if len(l) != 2 || l[0]["subject"] != "dave" || l[0]["state"] != "expired" || l[1]["source"] != "whitelist.json" || l[1]["state"] != "active" || l[1]["subject"] != "AKIA…0001" {
 		t.Errorf("exempt list: %v", l)
+	}
+}
+
+// On the DynamoDB store (dynalite): exempt add, the scan whitelists with the
+// end, exempt list and remove; the exemption lives in keywarden's journal
+// table, not in Hammer's issue tables.
+func TestExemptDynamoDB(t *testing.T) {
+	ep := dynamotest.Endpoint(t)
+	prefix := fmt.Sprintf("ex%d-%d-", time.Now().UnixNano()%1_000_000, dynamoSeq.Add(1))
+	w := newWorld(t, `{
+  "aws": {"region": "us-east-1", "accounts": {"111111111111": "alpha"}},
+  "store": {"type": "dynamodb", "endpoint": "`+ep+`", "table_prefix": "`+prefix+`", "create_tables": true},
+  "user_inactivekeys": {"enabled": true, "inactive_criteria_days": 90, "remediation": true}
+}`)
+	w.srv.AddAccount(seedBob())
+	add := w.run("exempt", "add", "AKIABOB0000000000001", "--account", acctA, "--kind", "user_inactivekeys", "--until", "2026-12-10",
+		"--owner", "alice", "--reason", "vendor", "-o", "json")
+	if add.code != 0 || !strings.Contains(add.stdout, `"id":1,"source":"store"`) || !strings.Contains(add.stdout, `"subject":"AKIA…0001"`) {
+		t.Fatalf("exempt add: %d\n%s\n%s", add.code, add.stdout, add.stderr)
+	}
+	if sc := w.scan(0, "-o", "json"); !strings.Contains(sc.stdout, `"exemption":"exempt until 2026-12-10: vendor (alice)"`) {
+		t.Errorf("scan:\n%s", sc.stdout)
+	}
+	if l := jsonLines(t, w.run("exempt", "list", "-o", "json").stdout); len(l) != 1 || l[0]["reason"] != "vendor" || l[0]["kind"] != "user_inactivekeys" {
+		t.Errorf("exempt list: %v", l)
+	}
+	if r := w.run("exempt", "remove", "1"); r.code != 0 {
+		t.Errorf("exempt remove: %d %s", r.code, r.stderr)
+	}
+	if r := w.run("exempt", "remove", "1"); r.code != 1 || !strings.Contains(r.stderr, "no such exemption") {
+		t.Errorf("exempt remove twice: %d %s", r.code, r.stderr)
+	}
+	if sc := w.scan(0, "-o", "json"); strings.Contains(sc.stdout, "exempt until") {
+		t.Errorf("scan after remove:\n%s", sc.stdout)
 	}
 }
