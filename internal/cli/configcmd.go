@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +36,7 @@ checks. It exits 1 only when there is an error.`,
 				fmt.Fprintln(w, "error: "+p.String())
 			}
 			if cfg != nil {
+				cfg.Warnings = append(cfg.Warnings, cfg.EndedWhitelist(g.env.Now())...)
 				for _, p := range cfg.Warnings {
 					fmt.Fprintln(w, "warning: "+p.String())
 				}
@@ -78,9 +80,10 @@ func configSummary(w io.Writer, cfg *config.Config) {
 	fmt.Fprintf(w, "roles assumed: %s to scan, %s to remediate\n", cfg.AWS.ScanRole(), cfg.AWS.RemediationRole())
 }
 
-// warnConfig writes the configuration's warnings to w.
-func warnConfig(w io.Writer, cfg *config.Config) {
-	for _, p := range cfg.Warnings {
+// warnConfig writes the configuration's warnings to w, with the
+// whitelist.json exemptions that have ended by now.
+func warnConfig(w io.Writer, cfg *config.Config, now time.Time) {
+	for _, p := range append(cfg.Warnings[:len(cfg.Warnings):len(cfg.Warnings)], cfg.EndedWhitelist(now)...) {
 		fmt.Fprintln(w, "warning: "+p.String())
 	}
 }

@@ -166,7 +166,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		return nil, err
 	}
 	exempt := cfg.Exemptions()
-	if exempt.Holds, err = remediate.LoadHolds(ctx, st); err != nil {
+	if err = addExemptions(ctx, st, cfg, &exempt); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		}
 	}
 	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
-		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Holds: s.exec.Exemptions.Holds}
+		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Dated: s.exec.Exemptions.Dated}
 	global := reportingChannels(g, s.cfg, "")
 	for k, kc := range s.cfg.Kinds {
 		channels := reportingChannels(g, s.cfg, k)

@@ -284,7 +284,9 @@ func TestRemediateHungCall(t *testing.T) {
 
 // TestRollbackHold (defect 8): a rolled-back key is exempt from remediation
 // for --hold days: the next run leaves it Active and the scan shows it
-// whitelisted "rolled back until DATE"; past the hold it is due again.
+// whitelisted "exempt until DATE: rolled back (action N) (keywarden
+// rollback)" (a hold is an exemption with an end); past the hold it is due
+// again.
 func TestRollbackHold(t *testing.T) {
 	w := newWorld(t, remediationConfig)
 	w.srv.AddAccount(seedAlpha())
@@ -303,6 +305,12 @@ func TestRollbackHold(t *testing.T) {
 	if len(j) != 3 || j[2]["op"] != "reactivate_key" || j[2]["hold_until"] != "2026-12-05T12:00:00Z" {
 		t.Fatalf("journal: %v", j)
 	}
+	// The hold is an exemption with an end: exempt list shows it.
+	if l := jsonLines(t, w.run("exempt", "list", "-o", "json", "--show-key-ids").stdout); len(l) != 1 || l[0]["source"] != "rollback" ||
+		l[0]["action"] != 3.0 || l[0]["owner"] != "keywarden rollback" || l[0]["reason"] != "rolled back (action 3)" ||
+		l[0]["subject"] != bobKey || l[0]["until"] != "2026-12-05T12:00:00Z" || l[0]["state"] != "active" || l[0]["kind"] != "all" {
+		t.Errorf("exempt list: %v", l)
+	}
 
 	// The next run: scan and remediate. Bob's key stays Active.
 	w.srv.ResetCalls()
@@ -315,7 +323,7 @@ func TestRollbackHold(t *testing.T) {
 		t.Errorf("bob's key after the next run: %s", s)
 	}
 	sc := w.scan(0, "--show-key-ids", "-o", "table")
-	if !strings.Contains(sc.stdout, "(rolled back until 2026-12-05)") {
+	if !strings.Contains(sc.stdout, "(exempt until 2026-12-05: rolled back (action 3) (keywarden rollback))") {
 		t.Errorf("scan output:\n%s", sc.stdout)
 	}
 	r := w.remediate(0, "--yes")
@@ -512,7 +520,7 @@ func TestDynamoDBJournalTruth(t *testing.T) {
 	if len(j) != 2 || j[1]["hold_until"] != "2026-12-05T12:00:00Z" {
 		t.Fatalf("journal after rollback: %v", j)
 	}
-	if sc := w.scan(0, "-o", "json"); !strings.Contains(sc.stdout, `"exemption":"rolled back until 2026-12-05"`) {
+	if sc := w.scan(0, "-o", "json"); !strings.Contains(sc.stdout, `"exemption":"exempt until 2026-12-05: rolled back (action `) {
 		t.Errorf("scan:\n%s", sc.stdout)
 	}
 	w.srv.ResetCalls()

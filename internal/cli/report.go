@@ -13,6 +13,7 @@ import (
 	notifyjira "github.com/keywarden/keywarden/internal/notify/jira"
 	notifyslack "github.com/keywarden/keywarden/internal/notify/slack"
 	notifysns "github.com/keywarden/keywarden/internal/notify/sns"
+	"github.com/keywarden/keywarden/internal/policy"
 )
 
 type reportFlags struct {
@@ -93,6 +94,11 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 		return err
 	}
 	r := &notify.Runner{Store: st, Config: cfg, Channels: channels, Log: log, AsOf: asOf, SentAt: g.env.Now().UTC(), DryRun: f.dryRun, Out: g.env.Stdout}
+	var ex policy.Exemptions
+	if err := addExemptions(ctx, st, cfg, &ex); err != nil {
+		return err
+	}
+	r.Dated = ex.Dated
 	results, err := r.Run(ctx, list)
 	if err != nil {
 		return err

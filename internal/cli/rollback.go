@@ -36,7 +36,8 @@ deleted since is left alone.
 
 A rolled-back key is on hold: exempt from remediation for --hold days
 (default 30), so that the next run does not deactivate it again at once;
-scan shows it whitelisted, "rolled back until DATE". After the hold it is
+scan shows it whitelisted, "exempt until DATE: rolled back (action N)
+(keywarden rollback)" (an exemption with an end: keywarden exempt list). After the hold it is
 remediated as any other.
 
 An action the journal holds as indeterminate (keywarden stopped before

@@ -205,7 +205,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
 		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g), newServeCmd(g),
-		newReportCmd(g))
+		newReportCmd(g), newExemptCmd(g))
 	return root, g
 }
 

@@ -111,7 +111,7 @@ func loadConfig(g *globals) (*config.Config, error) {
 		}
 		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
 	}
-	warnConfig(g.env.Stderr, cfg)
+	warnConfig(g.env.Stderr, cfg, g.env.Now())
 	return cfg, nil
 }
 
@@ -280,7 +280,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 		defer st.Close()
 		eng.Store = st
-		if err := addHolds(ctx, st, &eng.Exemptions); err != nil {
+		if err := addExemptions(ctx, st, cfg, &eng.Exemptions); err != nil {
 			return err
 		}
 	}

@@ -4,8 +4,10 @@
 package config
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -23,6 +25,9 @@ type Config struct {
 	Remediation Remediation
 	// Whitelist: kind -> account ID -> user names / access key IDs.
 	Whitelist map[policy.Kind]map[string][]string
+	// Dated are whitelist.json's entries with an end: {"id": ..., "expires":
+	// DATE, "owner": ..., "reason": ...} beside the plain strings.
+	Dated []policy.Exemption
 	// TicketOwners is ticket_owners.json (zero when the file is absent).
 	TicketOwners TicketOwners
 	// Notify is the reporting configuration (notify.go).
@@ -200,7 +205,7 @@ func (c *Config) AccountName(id string) string {
 
 // Exemptions returns the whitelist and tag exemptions.
 func (c *Config) Exemptions() policy.Exemptions {
-	return policy.Exemptions{Whitelist: c.Whitelist}
+	return policy.Exemptions{Whitelist: c.Whitelist, Dated: policy.NewDated(c.Dated)}
 }
 
 // For returns the routing of account as Hammer resolves it: each value of
@@ -224,4 +229,19 @@ func (t TicketOwners) For(account string) Owner {
 		o.SlackOwner = a.SlackOwner
 	}
 	return o
+}
+
+// EndedWhitelist warns of whitelist.json's entries with an end that has
+// passed by now: they exempt nothing any more (allowed, so that an
+// exemption ending is not a broken configuration).
+func (c *Config) EndedWhitelist(now time.Time) []Problem {
+	var out []Problem
+	for _, x := range c.Dated {
+		if !x.Active(now) {
+			out = append(out, Problem{File: WhitelistFile, Key: string(x.Kind) + "." + x.AccountID,
+				Msg: fmt.Sprintf("the exemption of %q (%s) ended on %s: it exempts nothing", x.Subject, x.Owner, x.End()),
+				Fix: "remove the entry, or move its \"expires\" date"})
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -462,4 +463,31 @@ func TestMaxDaysAccepted(t *testing.T) {
 	eq(t, "warning_days", cfg.Kinds[policy.KeysRotation].WarningDays, 36499)
 	eq(t, "remediation_retention_period", cfg.Kinds[policy.InactiveKeys].RemediationRetentionPeriod, 36500)
 	eq(t, "warning_interval_days", cfg.Notify.WarningInterval(policy.InactivePasswords), 36500)
+}
+
+// whitelist.json entries with an end sit beside Hammer's plain strings: a
+// plain string and an object without "expires" are permanent entries; an
+// object with "expires" is an exemption with an end (the start of that day,
+// UTC); one that has ended loads with a warning (config validate, scan).
+func TestWhitelistDated(t *testing.T) {
+	cfg := mustLoad(t, filepath.Join("testdata", "dated"))
+	eq(t, "Whitelist", cfg.Whitelist[policy.InactiveKeys], map[string][]string{"123456789012": {"break-glass", "documented"}})
+	want := []policy.Exemption{
+		{Kind: policy.InactiveKeys, AccountID: "123456789012", Subject: "AKIAIOSFODNN7EXAMPLE",
+			Until: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), Owner: "alice@example.com", Reason: "vendor migration", Source: policy.SourceWhitelist},
+		{Kind: policy.InactivePasswords, AccountID: "210987654321", Subject: "ops-admin",
+			Until: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Owner: "carol", Reason: "ended already", Source: policy.SourceWhitelist},
+	}
+	eq(t, "Dated", cfg.Dated, want)
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings at load: %v", cfg.Warnings)
+	}
+	ended := cfg.EndedWhitelist(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
+	if len(ended) != 1 || ended[0].String() != `whitelist.json: user_inactivepasswords.210987654321: the exemption of "ops-admin" (carol) ended on 2026-01-01: it exempts nothing; remove the entry, or move its "expires" date` {
+		t.Errorf("ended: %v", ended)
+	}
+	ex := cfg.Exemptions()
+	if _, ok := ex.Dated.Find(policy.InactiveKeys, "123456789012", "svc", "AKIAIOSFODNN7EXAMPLE", time.Date(2027, 1, 30, 23, 0, 0, 0, time.UTC)); !ok {
+		t.Error("the dated entry does not exempt its key the day before its end")
+	}
 }

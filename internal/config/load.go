@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -664,13 +665,22 @@ func (l *loader) whitelist(root *jvalue) {
 				if entries == nil {
 					entries = []string{}
 				}
-				for _, e := range a.val.arr {
-					if e.t != jString {
-						l.add(f, key, e.String()+" is not a string", "write user names and access key IDs in double quotes")
-						continue
-					}
-					if s := strings.TrimSpace(e.s); s != "" {
-						entries = append(entries, s)
+				for i, e := range a.val.arr {
+					switch e.t {
+					case jString:
+						if s := strings.TrimSpace(e.s); s != "" {
+							entries = append(entries, s)
+						}
+					case jObject:
+						// keywarden's form: an entry with an end, owner
+						// and reason beside Hammer's plain strings.
+						if x, ok := l.datedEntry(f, fmt.Sprintf("%s[%d]", key, i), kind, a.key, e); ok && x.Until.IsZero() {
+							entries = append(entries, x.Subject)
+						} else if ok {
+							l.cfg.Dated = append(l.cfg.Dated, x)
+						}
+					default:
+						l.add(f, key, e.String()+" is not a string", `write user names and access key IDs in double quotes, or an entry with an end: {"id": "...", "expires": "2027-01-31", "owner": "...", "reason": "..."}`)
 					}
 				}
 				l.cfg.Whitelist[kind][a.key] = entries
@@ -815,4 +825,66 @@ func set(xs ...string) map[string]bool {
 		m[x] = true
 	}
 	return m
+}
+
+// datedEntry reads a whitelist.json entry in keywarden's object form:
+// {"id": user name or access key ID, "expires": "YYYY-MM-DD", "owner": ...,
+// "reason": ...}. id is required; expires, owner and reason are optional
+// (without expires the entry is a plain one, owner and reason its
+// documentation); with expires, the exemption ends at the start of that day
+// (UTC) and owner and reason are required, as for keywarden exempt add.
+// Every other key is an error (a misspelt "expires" would make the exemption
+// permanent).
+func (l *loader) datedEntry(f, key string, kind policy.Kind, account string, v *jvalue) (policy.Exemption, bool) {
+	x := policy.Exemption{Kind: kind, AccountID: account, Source: policy.SourceWhitelist}
+	ok := true
+	var expires string
+	for _, m := range v.obj {
+		k := joinKey(key, m.key)
+		var dst *string
+		switch m.key {
+		case "id":
+			dst = &x.Subject
+		case "expires":
+			dst = &expires
+		case "owner":
+			dst = &x.Owner
+		case "reason":
+			dst = &x.Reason
+		case commentKey:
+			continue
+		default:
+			fix := `use "id", "expires", "owner" and "reason"`
+			if s := suggest(m.key, []string{"id", "expires", "owner", "reason"}); s != "" {
+				fix = fmt.Sprintf("did you mean %q?", s)
+			}
+			l.add(f, k, "unknown key", fix)
+			ok = false
+			continue
+		}
+		if m.val.t != jString {
+			l.add(f, k, m.val.String()+" is not a string", "write it in double quotes")
+			ok = false
+			continue
+		}
+		*dst = strings.TrimSpace(m.val.s)
+	}
+	if x.Subject == "" {
+		l.add(f, key, `an entry without "id"`, `name the user or access key ID: {"id": "break-glass", ...}`)
+		ok = false
+	}
+	if expires == "" {
+		return x, ok
+	}
+	t, err := time.Parse("2006-01-02", expires)
+	if err != nil {
+		l.add(f, joinKey(key, "expires"), fmt.Sprintf("%q is not a date", expires), `write the day the exemption ends as YYYY-MM-DD, e.g. "2027-01-31"`)
+		return x, false
+	}
+	x.Until = t.UTC()
+	if x.Owner == "" || x.Reason == "" {
+		l.add(f, key, `an entry with "expires" needs "owner" and "reason"`, "say who answers for the exemption and why, so that its end can be announced")
+		ok = false
+	}
+	return x, ok
 }

@@ -86,6 +86,9 @@ func Reconcile(live []Issue, findings []policy.Finding, facts *inventory.Facts, 
 		}
 		if is.Exemption != next.Exemption {
 			switch {
+			case next.Exemption == "" && policy.IsDated(is.Exemption):
+				// An exemption with an end: back in the normal flow.
+				why = append(why, "exemption ended ("+is.Exemption+")")
 			case next.Exemption == "":
 				why = append(why, "no longer whitelisted")
 			default:

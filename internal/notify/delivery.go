@@ -15,6 +15,8 @@
 //   - resolved, whitelisted: once, and only on a channel that announced the
 //     issue before (nobody needs to hear that an issue they never heard of
 //     went away);
+//   - exemption_expired: an open issue whose exemption with an end has
+//     ended, once per end (PlanExemptionExpired);
 //   - remediation_warning: on Slack, a reported violation keywarden will
 //     remediate, once per stage of slack.remediation_warning_days as its
 //     date nears (PlanRemediationWarning).
@@ -61,6 +63,11 @@ const (
 	// ("will be deactivated on DATE"), on Slack, once per stage of Hammer's
 	// slack.remediation_warning_days (Seq is the stage's days before).
 	RemediationWarning Event = "remediation_warning"
+	// ExemptionExpired: an exemption with an end (policy.Exemption) that
+	// covered the issue has ended and the issue is open again; once per
+	// exemption end (Seq is the end's UTC day number), on every channel the
+	// issue is routed to (PlanExemptionExpired).
+	ExemptionExpired Event = "exemption_expired"
 )
 
 // Closing reports whether the event ends the issue's story.

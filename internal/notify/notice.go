@@ -37,6 +37,9 @@ type Notice struct {
 	WhitelistingURL string
 	// Labels are the kind's tracker labels (config.Notify.KindLabels).
 	Labels []string
+	// Expired is the exemption with an end that covered the issue and has
+	// ended (an exemption_expired notice), nil otherwise.
+	Expired *policy.Exemption
 }
 
 // Default titles and instructions per kind (aws-iam-sleuth's wording where
@@ -209,8 +212,35 @@ func (n *Notice) Outcome() string {
 		return "resolved"
 	case Whitelisted:
 		return "exempt from now on: " + is.Exemption
+	case ExemptionExpired:
+		return n.ExpiredText()
 	}
 	return ""
+}
+
+// ExpiredText says which exemption expired and what follows: "exemption
+// expired on 2027-01-31 (vendor migration, owner alice): back in the normal
+// flow, in violation".
+func (n *Notice) ExpiredText() string {
+	s := "exemption expired"
+	if e := n.Expired; e != nil {
+		s += " on " + e.End()
+		var why []string
+		if e.Reason != "" {
+			why = append(why, e.Reason)
+		}
+		if e.Owner != "" {
+			why = append(why, "owner "+e.Owner)
+		}
+		if len(why) > 0 {
+			s += " (" + strings.Join(why, ", ") + ")"
+		}
+	}
+	s += ": back in the normal flow, " + describeState(&n.Issue)
+	if !n.RemediationDate.IsZero() {
+		s += ", to be remediated on " + n.RemediationDate.UTC().Format("2006-01-02")
+	}
+	return s
 }
 
 // DaysLeftAt computes days left until deadline as of asOf, as the policy

@@ -71,7 +71,7 @@ func Plan(is *issues.Issue, past []*Delivery, interval int, asOf time.Time) Due 
 	// Live deliveries: retry those still wanted, cancel the others.
 	liveWarning := false
 	for _, p := range past {
-		if !p.State.Live() || p.Event == RemediationWarning { // PlanRemediationWarning's
+		if !p.State.Live() || p.Event == RemediationWarning || p.Event == ExemptionExpired { // PlanRemediationWarning's, PlanExemptionExpired's
 			continue
 		}
 		if want[p.Event] {
@@ -184,4 +184,40 @@ func RemediationWarningDate(due time.Time, firstWarned *time.Time, stages []int,
 		return d
 	}
 	return due
+}
+
+// PlanExemptionExpired decides the exemption_expired notice one channel owes
+// issue is for target: ended is the exemption with an end that covered the
+// issue and has ended (nil when none). An open issue detected before the end
+// is told once per end (Seq is the end's day number: a later exemption of
+// the same credential that ends too is told again); live notices are
+// retried while the issue is open, cancelled once it is not. Pure.
+func PlanExemptionExpired(is *issues.Issue, past []*Delivery, ended *policy.Exemption) Due {
+	var d Due
+	wanted := ended != nil && is.Status == issues.Open && is.Detected.Before(ended.Until)
+	seq := 0
+	if ended != nil {
+		seq = int(dayNumber(ended.Until))
+	}
+	for _, p := range past {
+		if p.Event != ExemptionExpired {
+			continue
+		}
+		if p.State.Live() {
+			if wanted {
+				d.Retry = append(d.Retry, p)
+				continue
+			}
+			p.Note = "superseded: issue is now " + describeState(is)
+			d.Cancel = append(d.Cancel, p)
+			continue
+		}
+		if p.Seq == seq {
+			wanted = false // told (or cancelled) for this end
+		}
+	}
+	if wanted && len(d.Retry) == 0 {
+		d.Events, d.Seqs = []Event{ExemptionExpired}, []int{seq}
+	}
+	return d
 }

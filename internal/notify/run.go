@@ -58,6 +58,9 @@ type Runner struct {
 	// nothing in the store.
 	DryRun bool
 	Out    io.Writer
+	// Dated are the exemptions with an end: an open issue whose exemption
+	// has ended by AsOf is told so (ExemptionExpired).
+	Dated policy.Dated
 }
 
 // Result is what a run did on one channel.
@@ -174,7 +177,31 @@ func (r *Runner) notice(is *issues.Issue) Notice {
 func (r *Runner) withEvent(base Notice, e Event, d *Delivery) *Notice {
 	n := base
 	n.Event, n.Delivery = e, d
+	if e == ExemptionExpired {
+		n.Expired = r.expired(&n.Issue)
+	}
 	return &n
+}
+
+// expired is the exemption with an end that covered is and has ended by
+// AsOf, when no other covers it still (nil otherwise).
+func (r *Runner) expired(is *issues.Issue) *policy.Exemption {
+	if len(r.Dated) == 0 || is.Status != issues.Open {
+		return nil
+	}
+	user, keyID := is.Details.Username, is.Subject
+	if is.Kind == policy.InactivePasswords {
+		user, keyID = is.Subject, ""
+	} else if strings.Contains(keyID, "/") {
+		keyID = ""
+	}
+	if _, ok := r.Dated.Find(is.Kind, is.AccountID, user, keyID, r.AsOf); ok {
+		return nil
+	}
+	if e, ok := r.Dated.Ended(is.Kind, is.AccountID, user, keyID, r.AsOf); ok {
+		return &e
+	}
+	return nil
 }
 
 func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue, rows, byIssue map[rowKey][]*Delivery) (Result, error) {
@@ -216,6 +243,10 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 				due.Events, due.Seqs = append(due.Events, rw.Events...), append(due.Seqs, rw.Seqs...)
 				due.Retry, due.Cancel = append(due.Retry, rw.Retry...), append(due.Cancel, rw.Cancel...)
 			}
+			expired := r.expired(is)
+			ex := PlanExemptionExpired(is, rows[rowKey{is.ID, name, t}], expired)
+			due.Events, due.Seqs = append(due.Events, ex.Events...), append(due.Seqs, ex.Seqs...)
+			due.Retry, due.Cancel = append(due.Retry, ex.Retry...), append(due.Cancel, ex.Cancel...)
 			cancel = append(cancel, due.Cancel...)
 			for _, d := range due.Retry {
 				queue(t, r.withEvent(base, d.Event, d))
@@ -282,7 +313,7 @@ func (r *Runner) runChannel(ctx context.Context, ch Channel, list []issues.Issue
 	return res, nil
 }
 
-var eventOrder = map[Event]int{Warning: 0, Violation: 1, RemediationWarning: 2, Remediated: 3, Resolved: 4, Whitelisted: 5}
+var eventOrder = map[Event]int{Warning: 0, Violation: 1, RemediationWarning: 2, Remediated: 3, Resolved: 4, Whitelisted: 5, ExemptionExpired: 6}
 
 // remediationWarnings are the stages of slack.remediation_warning_days for
 // is when Slack is one of the channels and not switched off for its kind

@@ -81,45 +81,10 @@ type Exemptions struct {
 	// TagKey and TagValue: a user carrying this tag (value compared
 	// case-insensitively) is exempt. Defaults: KeyAutoExpire=false.
 	TagKey, TagValue string
-	// Holds are rollback holds (keys keywarden re-activated), each exempt
-	// until its end.
-	Holds Holds
+	// Dated are the exemptions with an end (Exemption): keywarden's store,
+	// whitelist.json entries with "expires", rollback holds.
+	Dated Dated
 }
-
-// ExemptRolledBack begins the exemption reason of a rollback hold:
-// "rolled back until 2026-12-25".
-const ExemptRolledBack = "rolled back"
-
-// Holds are rollback holds: account ID -> access key ID -> the end of the
-// hold. A nil Holds holds nothing.
-type Holds map[string]map[string]time.Time
-
-// Add records a hold, keeping the later end of two on one key.
-func (h Holds) Add(account, keyID string, until time.Time) {
-	if h[account] == nil {
-		h[account] = map[string]time.Time{}
-	}
-	if until.After(h[account][keyID]) {
-		h[account][keyID] = until
-	}
-}
-
-// Until returns the end of the hold on a key when it lasts beyond asOf.
-func (h Holds) Until(account, keyID string, asOf time.Time) (time.Time, bool) {
-	until, ok := h[account][keyID]
-	if !ok || keyID == "" || !asOf.Before(until) {
-		return time.Time{}, false
-	}
-	return until, true
-}
-
-// HoldReason is the exemption reason of a hold ending at until.
-func HoldReason(until time.Time) string {
-	return ExemptRolledBack + " until " + until.UTC().Format("2006-01-02")
-}
-
-// IsHold reports whether an exemption reason is a rollback hold's.
-func IsHold(reason string) bool { return strings.HasPrefix(reason, ExemptRolledBack+" until ") }
 
 // Exemption reasons.
 const (
@@ -286,11 +251,7 @@ func EvaluateUser(out []Finding, account string, u *inventory.User, r Rule, ex E
 			f.From = from
 			f.Created, f.LastUsed = k.Created, k.LastUsed
 			f.KeyID, f.KeySlot = k.ID, k.Slot
-			f = fill(f, r, account, u, ex)
-			if until, held := ex.Holds.Until(account, k.ID, asOf); held && f.Exemption == "" {
-				f.Exemption = HoldReason(until)
-			}
-			out = append(out, f)
+			out = append(out, fill(f, r, account, u, ex, asOf))
 		}
 	case InactivePasswords:
 		p := u.Password
@@ -310,7 +271,7 @@ func EvaluateUser(out []Finding, account string, u *inventory.User, r Rule, ex E
 		}
 		f.From = from
 		f.Created, f.LastUsed = p.Created, p.LastUsed
-		out = append(out, fill(f, r, account, u, ex))
+		out = append(out, fill(f, r, account, u, ex, asOf))
 	}
 	return out
 }
@@ -324,11 +285,16 @@ func keySince(kind Kind, k inventory.AccessKey) (time.Time, Reference) {
 	return k.Created, FromCreated
 }
 
-func fill(f Finding, r Rule, account string, u *inventory.User, ex Exemptions) Finding {
+func fill(f Finding, r Rule, account string, u *inventory.User, ex Exemptions, asOf time.Time) Finding {
 	f.Kind = r.Kind
 	f.AccountID = account
 	f.UserName, f.UserARN, f.Tags = u.Name, u.ARN, u.Tags
 	f.Exemption = ex.reason(r.Kind, account, u, f.KeyID)
+	if f.Exemption == "" && len(ex.Dated) > 0 {
+		if e, ok := ex.Dated.Find(r.Kind, account, u.Name, f.KeyID, asOf); ok {
+			f.Exemption = e.Text()
+		}
+	}
 	return f
 }
 

@@ -123,9 +123,10 @@ type Policy struct {
 	MaxPerRun int
 	// OwnKeyIDs are the access keys keywarden runs with: never acted on.
 	OwnKeyIDs []string
-	// Holds are the rollback holds (LoadHolds): a key on hold is exempt
-	// until its hold ends, and no longer once it has.
-	Holds policy.Holds
+	// Dated are the exemptions with an end (rollback holds, LoadHolds;
+	// keywarden exempt; whitelist.json entries with "expires"): a credential
+	// covered by one is exempt until it ends, and no longer once it has.
+	Dated policy.Dated
 	// Warned is when the first remediation warning of each issue (by ID) was
 	// sent (notify.RemediationWarning), for kinds with WarningDays.
 	Warned map[int64]time.Time
@@ -259,10 +260,15 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 		case !(ok && kp.Enabled) && !p.Explicit[is.Kind]:
 			skip(is, fmt.Errorf("%w: set \"remediation\": true in the %s section of config.json, or name it with --kind", ErrNotEnabled, is.Kind))
 			continue
-		case is.Kind != policy.InactivePasswords && held(p.Holds, is, asOf) != "":
-			skip(is, fmt.Errorf("%w by %s: %w (keywarden rollback)", ErrWhitelisted, held(p.Holds, is, asOf), ErrHeld))
+		case exempted(p.Dated, is, asOf) != nil:
+			e := exempted(p.Dated, is, asOf)
+			if e.IsHold() {
+				skip(is, fmt.Errorf("%w by %s: %w", ErrWhitelisted, e.Text(), ErrHeld))
+			} else {
+				skip(is, fmt.Errorf("%w by %s", ErrWhitelisted, e.Text()))
+			}
 			continue
-		case (is.Status == issues.Whitelisted || is.Exemption != "") && !policy.IsHold(is.Exemption):
+		case (is.Status == issues.Whitelisted || is.Exemption != "") && !policy.IsDated(is.Exemption):
 			skip(is, fmt.Errorf("%w by %s", ErrWhitelisted, is.Exemption))
 			continue
 		case len(kp.Accounts) > 0 && !slices.Contains(kp.Accounts, is.AccountID):
@@ -346,30 +352,47 @@ func MakePlan(list []issues.Issue, p Policy, asOf time.Time) *Plan {
 	return plan
 }
 
-// held is the exemption reason of a rollback hold on the issue's key lasting
-// beyond asOf ("" when none). An issue a scan whitelisted for a hold that has
-// ended by asOf is not exempt any more.
-func held(h policy.Holds, is issues.Issue, asOf time.Time) string {
-	if until, ok := h.Until(is.AccountID, is.Subject, asOf); ok {
-		return policy.HoldReason(until)
+// exempted is the exemption with an end covering the issue's credential
+// beyond asOf (nil when none). An issue a scan whitelisted for an exemption
+// that has ended by asOf is not exempt any more.
+func exempted(d policy.Dated, is issues.Issue, asOf time.Time) *policy.Exemption {
+	user, keyID := is.Details.Username, is.Subject
+	if is.Kind == policy.InactivePasswords {
+		user, keyID = is.Subject, ""
 	}
-	return ""
+	if e, ok := d.Find(is.Kind, is.AccountID, user, keyID, asOf); ok {
+		return &e
+	}
+	return nil
 }
 
 // LoadHolds reads the rollback holds from the journal: the keys keywarden
-// re-activated (done or unverified reactivate_key actions) with a hold.
-func LoadHolds(ctx context.Context, j Journal) (policy.Holds, error) {
+// re-activated (done or unverified reactivate_key actions) with a hold, each
+// an exemption with an end (HoldExemption).
+func LoadHolds(ctx context.Context, j Journal) ([]policy.Exemption, error) {
 	rbs, err := j.Actions(ctx, ActionFilter{Ops: []Op{OpReactivateKey}, States: []State{StateDone, StateUnverified}})
 	if err != nil {
 		return nil, fmt.Errorf("read the rollback holds from the journal: %w", err)
 	}
-	h := policy.Holds{}
+	var out []policy.Exemption
 	for _, a := range rbs {
-		if a.HoldUntil != nil {
-			h.Add(a.AccountID, a.KeyID, *a.HoldUntil)
+		if e, ok := HoldExemption(&a); ok {
+			out = append(out, e)
 		}
 	}
-	return h, nil
+	return out, nil
+}
+
+// HoldExemption is the rollback hold of a reactivate_key action as an
+// exemption with an end: the key, every kind, owner "keywarden rollback",
+// reason "rolled back (action N)".
+func HoldExemption(a *Action) (policy.Exemption, bool) {
+	if a.Op != OpReactivateKey || a.HoldUntil == nil || a.KeyID == "" {
+		return policy.Exemption{}, false
+	}
+	return policy.Exemption{AccountID: a.AccountID, Subject: a.KeyID, Until: *a.HoldUntil,
+		Owner: policy.HoldOwner, Reason: policy.HoldReason(a.ID), Created: a.Started,
+		Source: policy.SourceRollback, Action: a.ID}, true
 }
 
 func newItem(is issues.Issue, err error) Item {

@@ -75,10 +75,15 @@ func TestMakePlanRefusals(t *testing.T) {
 func TestMakePlanHolds(t *testing.T) {
 	asOf := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	until := asOf.Add(10 * policy.Day)
-	holds := policy.Holds{}
-	holds.Add("111111111111", "AKIAHELD", until)
-	holds.Add("111111111111", "AKIAHELD", asOf) // the later end wins
-	pol := Policy{Kinds: map[policy.Kind]KindPolicy{policy.InactiveKeys: {Enabled: true}}, Holds: holds}
+	hold := func(id int64, key string, until time.Time) policy.Exemption {
+		h, _ := HoldExemption(&Action{ID: id, Op: OpReactivateKey, AccountID: "111111111111", KeyID: key, HoldUntil: &until})
+		return h
+	}
+	holds := policy.NewDated([]policy.Exemption{
+		hold(7, "AKIAHELD", until),
+		hold(5, "AKIAHELD", asOf), // the later end wins
+	})
+	pol := Policy{Kinds: map[policy.Kind]KindPolicy{policy.InactiveKeys: {Enabled: true}}, Dated: holds}
 	mk := func(id int64, key, exemption string) issues.Issue {
 		st := issues.Open
 		if exemption != "" {
@@ -88,10 +93,10 @@ func TestMakePlanHolds(t *testing.T) {
 			Exemption: exemption, Stage: policy.Violation, Details: issues.Details{Username: "u"}, Detected: asOf.Add(-policy.Day)}
 	}
 	list := []issues.Issue{
-		mk(1, "AKIAHELD", ""),                       // reopened by rollback, no scan since
-		mk(2, "AKIAHELD", policy.HoldReason(until)), // whitelisted by a scan for the hold
-		mk(3, "AKIAOTHER", policy.HoldReason(asOf)), // a hold the journal no longer has, ended
-		mk(4, "AKIAWL", policy.ExemptWhitelist),     // whitelist.json
+		mk(1, "AKIAHELD", ""),                                 // reopened by rollback, no scan since
+		mk(2, "AKIAHELD", hold(7, "AKIAHELD", until).Text()),  // whitelisted by a scan for the hold
+		mk(3, "AKIAOTHER", hold(6, "AKIAOTHER", asOf).Text()), // a hold the journal no longer has, ended
+		mk(4, "AKIAWL", policy.ExemptWhitelist),               // whitelist.json
 	}
 	cases := []struct {
 		at       time.Time
@@ -113,7 +118,7 @@ func TestMakePlanHolds(t *testing.T) {
 			switch {
 			case errors.Is(s.Err, ErrHeld):
 				held = append(held, s.Issues[0].ID)
-				if !errors.Is(s.Err, ErrWhitelisted) || !strings.Contains(s.Err.Error(), "rolled back until 2026-12-05") {
+				if !errors.Is(s.Err, ErrWhitelisted) || !strings.Contains(s.Err.Error(), "exempt until 2026-12-05: rolled back (action 7) (keywarden rollback)") {
 					t.Errorf("held: %v", s.Err)
 				}
 			case errors.Is(s.Err, ErrWhitelisted):

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/keywarden/keywarden/internal/issues"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // Reconcile settles what earlier runs left unsettled in the journal, from a
@@ -123,8 +122,8 @@ func (e *Executor) claimIssues(ctx context.Context, a Action, _ string) error {
 			is.Status == issues.Resolved && mentionsAction(is.CloseReason, a.RollbackOf)):
 			why := fmt.Sprintf("reopened: key re-activated by rollback (action %d)", a.ID)
 			is.Status, is.Remediated, is.Closed, is.CloseReason, is.Updated = issues.Open, nil, nil, "", now
-			if a.HoldUntil != nil && now.Before(*a.HoldUntil) {
-				is.Status, is.Exemption = issues.Whitelisted, policy.HoldReason(*a.HoldUntil)
+			if h, ok := HoldExemption(&a); ok && h.Active(now) {
+				is.Status, is.Exemption = issues.Whitelisted, h.Text()
 				why += "; " + is.Exemption
 			}
 			return why, true

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/keywarden/keywarden/internal/exempt"
+	"github.com/keywarden/keywarden/internal/exempt/exempttest"
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/dynamodb/dynamotest"
 	"github.com/keywarden/keywarden/internal/issues/storetest"
@@ -261,6 +263,12 @@ func TestMissingTable(t *testing.T) {
 func TestJournalContract(t *testing.T) {
 	endpoint(t)
 	journaltest.Run(t, func(t *testing.T) remediate.Journal { return open(t, Options{}) })
+}
+
+// The exemption store contract (keywarden's journal table).
+func TestExemptionContract(t *testing.T) {
+	endpoint(t)
+	exempttest.Run(t, func(t *testing.T) exempt.Store { return open(t, Options{}) })
 }
 
 // The delivery contract; reopening is a second Store on the same tables.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/keywarden/keywarden/internal/exempt"
+	"github.com/keywarden/keywarden/internal/exempt/exempttest"
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/storetest"
 	"github.com/keywarden/keywarden/internal/notify/deliverytest"
@@ -64,5 +66,17 @@ func TestDeliveryContract(t *testing.T) {
 			return s
 		}
 		return reopen(t), reopen
+	})
+}
+
+// The exemption store contract, on a file.
+func TestExemptionContract(t *testing.T) {
+	exempttest.Run(t, func(t *testing.T) exempt.Store {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keywarden.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	})
 }

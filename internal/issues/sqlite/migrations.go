@@ -48,6 +48,8 @@ var migrations = []string{
 	// 5: the journal records when a call returned, and rollback holds
 	// (journal.go).
 	migrationJournalCalled,
+	// 6: exemptions with an end (exemptions.go).
+	migrationExemptions,
 }
 
 // SchemaVersionError is returned by Open for a database written by a newer

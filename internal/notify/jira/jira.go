@@ -586,6 +586,8 @@ func Comment(n *notify.Notice, show bool) string {
 		return fmt.Sprintf("The %s is no longer flagged: %s. Closing.", notify.KeyLabel(&n.Issue, show), reason)
 	case notify.Whitelisted:
 		return fmt.Sprintf("The %s is %s. Closing.", notify.KeyLabel(&n.Issue, show), n.Outcome())
+	case notify.ExemptionExpired:
+		return fmt.Sprintf("The %s: %s.%s", notify.KeyLabel(&n.Issue, show), n.Outcome(), remediationNote(n))
 	}
 	return ""
 }

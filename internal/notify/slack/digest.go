@@ -40,6 +40,7 @@ var groups = []group{
 	{":warning: *To be remediated*", []notify.Event{notify.RemediationWarning}},
 	{":lock: *Remediated by keywarden*", []notify.Event{notify.Remediated}},
 	{":white_check_mark: *Resolved*", []notify.Event{notify.Resolved, notify.Whitelisted}},
+	{":alarm_clock: *Exemption expired*", []notify.Event{notify.ExemptionExpired}},
 }
 
 // Digest renders the notices of one recipient as Block Kit messages: a
@@ -155,7 +156,7 @@ func summaryText(count map[notify.Event]int) string {
 		e    notify.Event
 		what string
 	}{{notify.Warning, "expiring soon"}, {notify.Violation, "in violation"}, {notify.RemediationWarning, "to be remediated"}, {notify.Remediated, "remediated"},
-		{notify.Resolved, "resolved"}, {notify.Whitelisted, "exempted"}} {
+		{notify.Resolved, "resolved"}, {notify.Whitelisted, "exempted"}, {notify.ExemptionExpired, "exemption expired"}} {
 		if count[p.e] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", count[p.e], p.what))
 		}

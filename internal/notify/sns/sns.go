@@ -172,6 +172,16 @@ type Message struct {
 	ReportedAt string   `json:"reported_at"`
 	Issue      issueDoc `json:"issue"`
 	Owner      ownerDoc `json:"owner"`
+	// ExpiredExemption is the exemption that ended (event
+	// exemption_expired only).
+	ExpiredExemption *exemptionDoc `json:"expired_exemption,omitempty"`
+}
+
+type exemptionDoc struct {
+	Until  string `json:"until"`
+	Owner  string `json:"owner"`
+	Reason string `json:"reason"`
+	Source string `json:"source"`
 }
 
 type issueDoc struct {
@@ -241,6 +251,9 @@ func Body(n *notify.Notice, showKeyIDs bool) ([]byte, error) {
 	}
 	if strings.Contains(is.Subject, "/") {
 		m.Issue.KeySlot = is.KeySlot
+	}
+	if e := n.Expired; e != nil && n.Event == notify.ExemptionExpired {
+		m.ExpiredExemption = &exemptionDoc{Until: iso(e.Until), Owner: e.Owner, Reason: e.Reason, Source: e.Source}
 	}
 	return json.Marshal(m)
 }
