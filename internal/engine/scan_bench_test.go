@@ -16,10 +16,11 @@ import (
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
-// staleAccount is issue 13's measured estate: 1,000 users, 1,393 findings.
-// Every user has one or two keys and most a console password; 600 users
-// have a key unused for months and created over a year ago (inactive and
-// rotation), 193 a password unused for months.
+// staleAccount is issue 13's measured estate: 1,000 users, 1,884 keys,
+// 1,393 findings; the per-user algorithm makes 3,894 calls. Every user has
+// a console password and one key, 884 a second; 600 users have a key
+// unused for months and created over a year ago (inactive and rotation),
+// 193 a password unused for months.
 func staleAccount(id string) awstest.Account {
 	a := awstest.Account{ID: id}
 	ago := func(d int) time.Time { return benchAsOf.Add(-time.Duration(d) * 24 * time.Hour) }
@@ -32,17 +33,15 @@ func staleAccount(id string) awstest.Account {
 			k.Created, k.LastUsed = ago(400+i%200), &old
 		}
 		u.Keys = []awstest.Key{k}
-		if i%2 == 0 {
+		if i < 884 {
 			u.Keys = append(u.Keys, awstest.Key{ID: fmt.Sprintf("AKIASTALE%011d", 2*i+1), Created: ago(5), LastUsed: &used})
 		}
-		if i%5 != 4 || i < 200 {
-			u.LoginProfile = &awstest.LoginProfile{Created: ago(300)}
-			pw := ago(i % 40)
-			if i%100 < 19 || (i%100 == 19 && i < 400) { // 193 users
-				pw = ago(100 + i%50)
-			}
-			u.PasswordLastUsed = &pw
+		u.LoginProfile = &awstest.LoginProfile{Created: ago(300)}
+		pw := ago(i % 40)
+		if i%100 < 19 || (i%100 == 19 && i < 300) { // 193 users
+			pw = ago(100 + i%50)
 		}
+		u.PasswordLastUsed = &pw
 		a.Users = append(a.Users, u)
 	}
 	return a
