@@ -180,3 +180,53 @@ func TestScanCallBudgetCachedReport(t *testing.T) {
 		t.Errorf("%d findings, want %d", got, want)
 	}
 }
+
+// --account-concurrency (else aws.account_concurrency, else 8) bounds the
+// IAM calls in flight per account; a throttled account slows down and the
+// summary says so.
+func TestScanAccountConcurrency(t *testing.T) {
+	cases := []struct {
+		name   string
+		config string
+		args   []string
+		want   int
+	}{
+		{"default", baseConfig, nil, 8},
+		{"flag", baseConfig, []string{"--account-concurrency", "2"}, 2},
+		{"config", strings.Replace(baseConfig, `"region": "us-east-1",`, `"region": "us-east-1", "account_concurrency": 3,`, 1), nil, 3},
+		{"flag over config", strings.Replace(baseConfig, `"region": "us-east-1",`, `"region": "us-east-1", "account_concurrency": 3,`, 1), []string{"--account-concurrency", "5"}, 5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.config)
+			w.srv.AddAccount(budgetAccount(300))
+			w.srv.CacheReport(acctA, asOf.Add(-2*time.Hour)) // 60 key and 30 password suspects to confirm
+			w.srv.SetLatency(5 * time.Millisecond)
+			w.scan(0, append([]string{"-o", "json", "--no-track"}, tc.args...)...)
+			if got := w.srv.MaxConcurrent(acctA); got != tc.want {
+				t.Errorf("%d IAM calls in flight at most, want %d", got, tc.want)
+			}
+		})
+	}
+
+	w := newWorld(t, baseConfig)
+	w.srv.AddAccount(budgetAccount(300))
+	w.srv.CacheReport(acctA, asOf.Add(-2*time.Hour))
+	w.srv.Inject(awstest.Fault{Account: acctA, Action: "ListAccessKeys", Code: "Throttling", Times: 4})
+	r := w.scan(0, append([]string{"--account-concurrency", "8"}, faultArgs...)...)
+	if !strings.Contains(r.stderr, "4 calls throttled (in-flight calls halved)") {
+		t.Errorf("summary lacks the throttling:\n%s", r.stderr)
+	}
+	if got := len(findingKeys(t, r.stdout)); got != 4*300/10 {
+		t.Errorf("%d findings under throttling, want %d", got, 4*300/10)
+	}
+
+	bad := w.run("scan", "--account-concurrency", "-1")
+	if bad.code == 0 || !strings.Contains(bad.stderr, "--account-concurrency -1: use 1 or more") {
+		t.Errorf("--account-concurrency -1: exit %d %s", bad.code, bad.stderr)
+	}
+	w2 := newWorld(t, strings.Replace(baseConfig, `"region": "us-east-1",`, `"region": "us-east-1", "account_concurrency": 0,`, 1))
+	if r := w2.run("config", "validate"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "aws.account_concurrency") {
+		t.Errorf("account_concurrency 0 accepted: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -26,13 +26,14 @@ const DefaultAccountConcurrency = 8
 
 // Limiter bounds the calls in flight of one account, adaptively: a
 // throttled call halves the limit (once per round of calls in flight),
-// and each call that goes through unthrottled raises it by 1/limit, so
-// the limit grows back by one per round of calls, up to the most it may
-// be (additive increase, multiplicative decrease).
+// and each round of limit calls that go through unthrottled raises it by
+// one, up to the most it may be (additive increase, multiplicative
+// decrease).
 type Limiter struct {
 	mu        sync.Mutex
-	max       float64
-	limit     float64
+	max       int
+	limit     int
+	ok        int // unthrottled calls since the limit last changed
 	inflight  int
 	gen       int // bumped by each cut: throttles of calls started before it do not cut again
 	wake      chan struct{}
@@ -45,14 +46,14 @@ func NewLimiter(n int) *Limiter {
 	if n <= 0 {
 		n = DefaultAccountConcurrency
 	}
-	return &Limiter{max: float64(n), limit: float64(n), wake: make(chan struct{})}
+	return &Limiter{max: n, limit: n, wake: make(chan struct{})}
 }
 
 // Limit is the current bound of calls in flight.
 func (l *Limiter) Limit() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return int(l.limit)
+	return l.limit
 }
 
 // Throttled counts the calls that were throttled at least once.
@@ -65,7 +66,7 @@ func (l *Limiter) Throttled() int {
 func (l *Limiter) acquire(ctx context.Context) (int, error) {
 	for {
 		l.mu.Lock()
-		if l.inflight < int(l.limit) {
+		if l.inflight < l.limit {
 			l.inflight++
 			g := l.gen
 			l.mu.Unlock()
@@ -89,11 +90,15 @@ func (l *Limiter) release(gen int, throttled bool) {
 	case throttled:
 		l.throttled++
 		if gen == l.gen {
-			l.limit = max(1, float64(int(l.limit)/2))
+			l.limit = max(1, l.limit/2)
 			l.gen++
+			l.ok = 0
 		}
 	case l.limit < l.max:
-		l.limit = min(l.max, l.limit+1/l.limit)
+		if l.ok++; l.ok >= l.limit {
+			l.limit++
+			l.ok = 0
+		}
 	}
 	close(l.wake)
 	l.wake = make(chan struct{})
