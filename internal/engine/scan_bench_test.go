@@ -53,7 +53,6 @@ var benchRules = []policy.Rule{
 	{Kind: policy.InactivePasswords, LimitDays: 90, WarningDays: 10},
 }
 
-
 // BenchmarkStaleAccount1000 scans a 1,000-user account with 1,393 findings
 // whose IAM answers in 40 ms a call:
 //   - first: the first tracked scan (a fresh report; the store knows no key),
