@@ -1,16 +1,22 @@
-// Command kwbench measures keywarden's AWS fast path against the seeds'
-// per-key polling at organization scale, on a loopback AWS server (run in a
-// child process) with a per-call latency:
+// Command kwbench measures keywarden's AWS fast path at organization scale,
+// on a loopback AWS server (run in a child process) with a per-call
+// latency, against the floor and the seeds' per-key polling:
 //
-//	go run ./cmd/kwbench -accounts 1000 -users 1000 -latency 50ms
+//	go run ./cmd/kwbench -accounts 1000 -users 1000 -latency 40ms
 //
-// (a) is `keywarden scan --org` itself (cli.Run, the same code as the
-// command); (b) is ListUsers → ListAccessKeys → GetAccessKeyLastUsed per key
-// → GetLoginProfile per user, sequential per account, with the same account
-// concurrency. (b) is measured on a sample of accounts (-baseline-accounts,
-// default one wave of -concurrency accounts) and extrapolated to all of
-// them: its calls per account are fixed by the seeds and its accounts run
-// in waves of -concurrency.
+// On each estate (-estates: stale, one user in ten with stale credentials;
+// healthy, none) it measures `keywarden scan --org` (cli.Run, the same
+// code as the command), tracked: the first scan (an empty store) and the
+// second (the next day: AWS generates new reports, the store knows the
+// keys); a report-only scan (GenerateCredentialReport until COMPLETE and
+// GetCredentialReport per account, what Prowler or Cloud Custodian read:
+// the floor); and the per-key strategy (ListUsers → ListAccessKeys →
+// GetAccessKeyLastUsed per key → GetLoginProfile per user, sequential per
+// account, the same account concurrency), measured on a sample of accounts
+// (-baseline-accounts, default one wave of -concurrency accounts) and
+// extrapolated: its calls per account are fixed by the seeds and its
+// accounts run in waves of -concurrency. It prints a table of IAM calls,
+// all calls, wall time and findings.
 package main
 
 import (
@@ -26,6 +32,8 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keywarden/keywarden/internal/accounts"
 	"github.com/keywarden/keywarden/internal/awsguard"
@@ -37,30 +45,44 @@ import (
 func main() {
 	var (
 		serveMode    = flag.Bool("serve", false, "internal: run the AWS server (the child process)")
+		healthy      = flag.Bool("healthy", false, "internal: the server seeds a healthy estate")
 		nAccounts    = flag.Int("accounts", 100, "accounts in the organization")
 		nUsers       = flag.Int("users", 1000, "IAM users per account")
 		latency      = flag.Duration("latency", 50*time.Millisecond, "added to every AWS call")
-		concurrency  = flag.Int("concurrency", 16, "accounts scanned at once, by both strategies")
-		poll         = flag.Duration("report-poll", time.Second, "keywarden's wait between GenerateCredentialReport calls (the server completes a report on the second call)")
+		concurrency  = flag.Int("concurrency", 16, "accounts scanned at once, by every strategy")
+		poll         = flag.Duration("report-poll", inventory.DefaultPollInterval, "first wait between GenerateCredentialReport calls, keywarden's and the report-only scan's (the server completes a report on the second call)")
+		estates      = flag.String("estates", "stale,healthy", "estates to measure: stale (one user in ten with stale credentials), healthy (none)")
 		baselineN    = flag.Int("baseline-accounts", 0, "accounts the per-key strategy really scans (0: one wave, -concurrency accounts; -1: all)")
-		skipBaseline = flag.Bool("skip-baseline", false, "measure keywarden only")
-		cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of (a) to this file")
+		skipBaseline = flag.Bool("skip-baseline", false, "skip the per-key strategy")
+		cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of keywarden's first scan (first estate) to this file")
 		srvProfile   = flag.String("server-cpuprofile", "", "write a CPU profile of the AWS server process (the whole run) to this file")
-		memProfile   = flag.String("memprofile", "", "write a heap profile of (a) to this file")
+		memProfile   = flag.String("memprofile", "", "write a heap profile of keywarden's first scan (first estate) to this file")
 	)
 	flag.Parse()
 	if *serveMode {
-		if err := serve(*nAccounts, *nUsers, *latency, *srvProfile); err != nil {
+		if err := serve(*nAccounts, *nUsers, *latency, *healthy, *srvProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "kwbench -serve:", err)
 			os.Exit(1)
 		}
 		return
 	}
 	profiles.cpu, profiles.mem, profiles.server = *cpuProfile, *memProfile, *srvProfile
-	if err := run(*nAccounts, *nUsers, *latency, *concurrency, *poll, *baselineN, *skipBaseline); err != nil {
-		fmt.Fprintln(os.Stderr, "kwbench:", err)
-		os.Exit(1)
+	fmt.Printf("kwbench: %d accounts x %d users, %s per AWS call, concurrency %d\n", *nAccounts, *nUsers, *latency, *concurrency)
+	var rows []row
+	for i, estate := range strings.Split(*estates, ",") {
+		estate = strings.TrimSpace(estate)
+		if estate != "stale" && estate != "healthy" {
+			fmt.Fprintf(os.Stderr, "kwbench: -estates: %q: use stale or healthy\n", estate)
+			os.Exit(2)
+		}
+		r, err := runEstate(estate, i == 0, *nAccounts, *nUsers, *latency, *concurrency, *poll, *baselineN, *skipBaseline)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kwbench:", err)
+			os.Exit(1)
+		}
+		rows = append(rows, r...)
 	}
+	table(*nAccounts, rows)
 }
 
 type measure struct {
@@ -72,23 +94,46 @@ type measure struct {
 	gc             gcStats
 }
 
-func run(nAccounts, nUsers int, latency time.Duration, concurrency int, poll time.Duration, baselineN int, skipBaseline bool) error {
-	fmt.Printf("kwbench: %d accounts x %d users, %s per AWS call, concurrency %d\n", nAccounts, nUsers, latency, concurrency)
+// row is one line of the table: one strategy on one estate.
+type row struct {
+	estate, strategy string
+	// iam counts IAM calls only; total adds STS (AssumeRole,
+	// GetCallerIdentity) and Organizations (ListAccounts).
+	iam, total   int
+	wall         time.Duration
+	findings     int
+	extrapolated bool
+}
+
+func rowOf(estate, strategy string, m measure, by map[string]int) row {
+	iam := m.calls
+	for _, a := range []string{"AssumeRole", "GetCallerIdentity", "ListAccounts"} {
+		iam -= int(float64(by[a]) * max(m.extrapolatedBy, 1))
+	}
+	return row{estate: estate, strategy: strategy, iam: iam, total: m.calls, wall: m.wall, findings: m.findings, extrapolated: m.extrapolatedBy > 0}
+}
+
+// runEstate measures, on one estate: keywarden's first tracked scan (an
+// empty store), its second (the next day: new reports, the store knows the
+// keys), a report-only scan (the floor: GenerateCredentialReport until
+// COMPLETE, GetCredentialReport, per account) and the per-key strategy.
+func runEstate(estate string, first bool, nAccounts, nUsers int, latency time.Duration, concurrency int, poll time.Duration, baselineN int, skipBaseline bool) ([]row, error) {
+	fmt.Printf("\n== %s estate ==\n", estate)
 	t0 := time.Now()
-	srv, err := startServer(nAccounts, nUsers, latency)
+	srv, err := startServer(nAccounts, nUsers, latency, estate == "healthy")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer srv.stop()
-	fmt.Printf("seeded the loopback AWS server (child process) in %s\n\n", time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("seeded the loopback AWS server (child process) in %s\n", time.Since(t0).Round(time.Millisecond))
 
 	dir, err := os.MkdirTemp("", "kwbench")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(benchConfig), 0o600); err != nil {
-		return err
+		return nil, err
 	}
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL": srv.URL, "AWS_ACCESS_KEY_ID": mainAKID, "AWS_SECRET_ACCESS_KEY": mainSecret,
@@ -101,44 +146,83 @@ func run(nAccounts, nUsers int, latency time.Duration, concurrency int, poll tim
 		os.Unsetenv(k)
 	}
 	httpc := newHTTPClient()
+	var rows []row
 
-	// (a) keywarden scan --org, as the command runs it.
-	var stdout countingWriter
-	var stderr bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: os.Getenv,
-		Now: func() time.Time { return asOf }, AWSHTTPClient: httpc}
-	args := []string{"--config-dir", dir, "--log-level", "error", "scan", "--org", "--no-track", "-o", "json",
-		"--as-of", asOf.Format(time.RFC3339), "--concurrency", fmt.Sprint(concurrency),
-		"--report-poll-interval", poll.String()}
-	stopProfile, err := profiles.start()
+	// keywarden scan --org, tracked, as the command runs it: the first
+	// scan, then the next day's.
+	for scan := 1; scan <= 2; scan++ {
+		if scan == 2 {
+			srv.ask("nextday")
+			srv.ask("reset")
+		}
+		var stdout countingWriter
+		var stderr bytes.Buffer
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: os.Getenv,
+			Now: func() time.Time { return asOf }, AWSHTTPClient: httpc}
+		args := []string{"--config-dir", dir, "--db", filepath.Join(dir, "keywarden.db"), "--log-level", "error", "scan", "--org", "-o", "json",
+			"--as-of", asOf.Format(time.RFC3339), "--concurrency", fmt.Sprint(concurrency),
+			"--report-poll-interval", poll.String()}
+		profile := first && scan == 1
+		stopProfile := func() error { return nil }
+		if profile {
+			if stopProfile, err = profiles.start(); err != nil {
+				return nil, err
+			}
+		}
+		mw := startMem()
+		start := time.Now()
+		code := cli.Run(context.Background(), env, args)
+		a := measure{wall: time.Since(start), findings: stdout.lines}
+		a.heap, a.rss = mw.done()
+		a.gc = mw.gc
+		if err := stopProfile(); err != nil {
+			return nil, err
+		}
+		var by map[string]int
+		a.calls, by = srv.calls()
+		name := map[int]string{1: "keywarden, first scan", 2: "keywarden, second scan"}[scan]
+		fmt.Printf("%s (exit %d):\n    %s", name, code, indent(stderr.String()))
+		if scan == 1 {
+			over, worst, worstBudget := 0, 0, 0
+			fmt.Sscan(srv.ask("check"), &over, &worst, &worstBudget)
+			fmt.Printf("    call budget 3 + ceil(users/1000) + users-with-findings + credentials-with-findings: %d account(s) over; busiest account %d IAM calls (its budget %d)\n",
+				over, worst, worstBudget)
+			fmt.Printf("    at most %s accounts in flight at once (server's view); peak RSS %.0f MiB, heap %.0f MiB; %s\n",
+				srv.ask("max"), float64(a.rss)/(1<<20), float64(a.heap)/(1<<20), a.gc)
+		}
+		if code != 0 {
+			return nil, fmt.Errorf("keywarden scan exited %d", code)
+		}
+		rows = append(rows, rowOf(estate, name, a, by))
+	}
+
+	accts := make([]inventory.Account, nAccounts)
+	for i := range accts {
+		accts[i] = inventory.Account{ID: accountID(i)}
+	}
+	ac, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithHTTPClient(httpc))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	mw := startMem()
+	awsguard.Install(&ac, awsguard.Options{}) // as the CLI's clients: the same checks cost the same
+	sess := &accounts.Sessions{Main: ac}
+
+	// The floor: a report-only scan of every account, the next day.
+	srv.ask("nextday")
+	srv.ask("reset")
 	start := time.Now()
-	code := cli.Run(context.Background(), env, args)
-	a := measure{wall: time.Since(start), findings: stdout.lines}
-	a.heap, a.rss = mw.done()
-	a.gc = mw.gc
-	if err := stopProfile(); err != nil {
-		return err
+	if err := reportOnly(context.Background(), sess, accts, concurrency, poll); err != nil {
+		return nil, err
 	}
-	a.calls, _ = srv.calls()
-	fmt.Printf("(a) keywarden scan --org (exit %d):\n    %s", code, indent(stderr.String()))
-	over, worst, worstBudget := 0, 0, 0
-	fmt.Sscan(srv.ask("check"), &over, &worst, &worstBudget)
-	fmt.Printf("    call budget 3 + ceil(users/1000) + users-with-findings + credentials-with-findings: %d account(s) over; busiest account %d IAM calls (its budget %d)\n",
-		over, worst, worstBudget)
-	fmt.Printf("    at most %s accounts in flight at once (server's view)\n", srv.ask("max"))
-	if code != 0 {
-		return fmt.Errorf("keywarden scan exited %d", code)
-	}
+	r := measure{wall: time.Since(start)}
+	var by map[string]int
+	r.calls, by = srv.calls()
+	rows = append(rows, rowOf(estate, "report-only (floor)", r, by))
 	if skipBaseline {
-		report(nAccounts, nUsers, a, nil)
-		return nil
+		return rows, nil
 	}
 
-	// (b) the seeds' per-key strategy on a sample, extrapolated.
+	// The seeds' per-key strategy on a sample, extrapolated.
 	srv.ask("reset")
 	n := baselineN
 	switch {
@@ -147,33 +231,21 @@ func run(nAccounts, nUsers int, latency time.Duration, concurrency int, poll tim
 	case n < 0 || n > nAccounts:
 		n = nAccounts
 	}
-	accts := make([]inventory.Account, n)
-	for i := range accts {
-		accts[i] = inventory.Account{ID: accountID(i)}
-	}
-	ac, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithHTTPClient(httpc))
-	if err != nil {
-		return err
-	}
-	awsguard.Install(&ac, awsguard.Options{}) // as the CLI's clients: the same checks cost the same
-	sess := &accounts.Sessions{Main: ac}
 	rules := []policy.Rule{
 		{Kind: policy.InactiveKeys, LimitDays: 90, WarningDays: 10},
 		{Kind: policy.KeysRotation, LimitDays: 180, WarningDays: 10},
 		{Kind: policy.InactivePasswords, LimitDays: 90, WarningDays: 10},
 	}
-	fmt.Printf("\n(b) per-key strategy on %d of %d accounts ...\n", n, nAccounts)
-	mw = startMem()
+	fmt.Printf("per-key strategy on %d of %d accounts ...\n", n, nAccounts)
 	start = time.Now()
-	findings, failed, err := perKey(context.Background(), sess, accts, concurrency, rules)
+	findings, failed, err := perKey(context.Background(), sess, accts[:n], concurrency, rules)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := measure{wall: time.Since(start), findings: findings}
-	b.heap, b.rss = mw.done()
-	b.calls, _ = srv.calls()
+	b.calls, by = srv.calls()
 	if failed > 0 {
-		return fmt.Errorf("per-key strategy: %d accounts failed", failed)
+		return nil, fmt.Errorf("per-key strategy: %d accounts failed", failed)
 	}
 	fmt.Printf("    measured: %d calls, %s, %d findings\n", b.calls, b.wall.Round(time.Millisecond), b.findings)
 	if n < nAccounts {
@@ -183,28 +255,97 @@ func run(nAccounts, nUsers int, latency time.Duration, concurrency int, poll tim
 		b.findings = int(float64(b.findings) * b.extrapolatedBy)
 		b.wall = time.Duration(float64(b.wall) * waves(nAccounts) / waves(n))
 	}
-	report(nAccounts, nUsers, a, &b)
+	// Stateless: its first and second scans cost the same.
+	rows = append(rows, rowOf(estate, "per-key (first = second)", b, by))
+	return rows, nil
+}
+
+func table(nAccounts int, rows []row) {
+	fmt.Printf("\n%-8s %-28s %12s %10s %12s %10s %10s\n", "estate", "strategy", "IAM calls", "per acct", "all calls", "wall", "findings")
+	for _, r := range rows {
+		wall := r.wall.Round(time.Millisecond).String()
+		if r.extrapolated {
+			wall += "*"
+		}
+		fmt.Printf("%-8s %-28s %12d %10.1f %12d %10s %10d\n", r.estate, r.strategy, r.iam, float64(r.iam)/float64(nAccounts), r.total, wall, r.findings)
+	}
+	fmt.Println("IAM calls: the account's inventory; all calls add STS (AssumeRole, GetCallerIdentity) and Organizations (ListAccounts).")
+	fmt.Println("*: extrapolated from a sample (-baseline-accounts). report-only reads no key ID and confirms nothing: the floor, not a peer.")
+	for _, estate := range []string{"stale", "healthy"} {
+		var floor, second, perKey *row
+		for i := range rows {
+			r := &rows[i]
+			if r.estate != estate {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(r.strategy, "report-only"):
+				floor = r
+			case strings.HasSuffix(r.strategy, "second scan"):
+				second = r
+			case strings.HasPrefix(r.strategy, "per-key"):
+				perKey = r
+			}
+		}
+		if floor != nil && second != nil {
+			fmt.Printf("%s: keywarden's second scan costs %.2fx the floor's IAM calls, %.2fx its wall time", estate,
+				float64(second.iam)/float64(floor.iam), second.wall.Seconds()/floor.wall.Seconds())
+			if perKey != nil {
+				fmt.Printf("; per-key costs %.1fx the floor's IAM calls", float64(perKey.iam)/float64(floor.iam))
+			}
+			fmt.Println()
+		}
+	}
+}
+
+// reportOnly is a report-only tool (Prowler, Cloud Custodian): per account,
+// GenerateCredentialReport until COMPLETE (the same polling as keywarden),
+// GetCredentialReport, parse. No key IDs, no confirmation.
+func reportOnly(ctx context.Context, sess *accounts.Sessions, accts []inventory.Account, concurrency int, poll time.Duration) error {
+	sem := make(chan struct{}, concurrency)
+	errs := make(chan error, len(accts))
+	for _, a := range accts {
+		sem <- struct{}{}
+		go func(a inventory.Account) {
+			defer func() { <-sem }()
+			errs <- reportOnlyAccount(ctx, sess, a, poll)
+		}(a)
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func report(nAccounts, nUsers int, a measure, b *measure) {
-	mib := func(v uint64) string { return fmt.Sprintf("%.0f MiB", float64(v)/(1<<20)) }
-	fmt.Printf("\n%-34s %12s %10s %14s %14s %10s\n", "", "API calls", "wall", "peak RSS", "peak heap", "findings")
-	fmt.Printf("%-34s %12d %10s %14s %14s %10d\n", "(a) keywarden fast path", a.calls, a.wall.Round(time.Millisecond), mib(a.rss), mib(a.heap), a.findings)
-	fmt.Printf("%-34s %s\n", "    (a) runtime.MemStats", a.gc)
-	if b == nil {
-		return
+func reportOnlyAccount(ctx context.Context, sess *accounts.Sessions, a inventory.Account, poll time.Duration) error {
+	c, err := sess.IAM(ctx, a)
+	if err != nil {
+		return err
 	}
-	label := "(b) per-key (seeds)"
-	if b.extrapolatedBy > 0 {
-		label += " extrapolated"
+	wait := poll
+	for {
+		out, err := c.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			return fmt.Errorf("account %s: generate credential report: %w", a.ID, err)
+		}
+		if out.State == types.ReportStateTypeComplete {
+			break
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, inventory.MaxPollInterval)
 	}
-	fmt.Printf("%-34s %12d %10s %14s %14s %10d\n", label, b.calls, b.wall.Round(time.Millisecond), mib(b.rss), mib(b.heap), b.findings)
-	fmt.Printf("\nratios (b)/(a): %.1fx API calls, %.1fx wall time; %.0f calls per account for (a), %.0f for (b)\n",
-		float64(b.calls)/float64(a.calls), float64(b.wall)/float64(a.wall),
-		float64(a.calls)/float64(nAccounts), float64(b.calls)/float64(nAccounts))
-	fmt.Println("memory is this process's: the AWS server runs in a child process; (b)'s peaks are of its sample only")
-	_ = nUsers
+	out, err := c.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		return fmt.Errorf("account %s: get credential report: %w", a.ID, err)
+	}
+	_, err = inventory.ParseCredentialReportBytes(out.Content, "credential report of "+a.ID)
+	return err
 }
 
 func indent(s string) string {

@@ -28,8 +28,8 @@ type seedStats struct {
 
 // seedAccount builds account i: n users, a realistic mix (0–2 keys, half
 // with a console password, some tags), one user in ten with stale
-// credentials. Deterministic in (i, n).
-func seedAccount(i, n int) (awstest.Account, seedStats) {
+// credentials unless healthy (then none). Deterministic in (i, n).
+func seedAccount(i, n int, healthy bool) (awstest.Account, seedStats) {
 	rng := rand.New(rand.NewPCG(uint64(i), uint64(n)))
 	a := awstest.Account{ID: accountID(i), Users: make([]awstest.User, n)}
 	st := seedStats{users: n}
@@ -51,7 +51,7 @@ func seedAccount(i, n int) (awstest.Account, seedStats) {
 			nkeys = 2
 		}
 		pw := rng.IntN(2) == 0
-		stale := j%10 == 0
+		stale := j%10 == 0 && !healthy
 		staleKey, stalePw := false, false
 		if stale {
 			switch r := rng.IntN(10); {

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/awstest"
@@ -20,8 +21,10 @@ import (
 
 // serve seeds the server and answers commands on stdin, one a line:
 // "calls" (JSON {action: count}), "check" (the fast path's per-account
-// budget), "max" (most accounts in flight at once), "reset".
-func serve(accounts, users int, latency time.Duration, cpuProfile string) error {
+// budget), "max" (most accounts in flight at once), "reset", "nextday"
+// (the server's clock moves 5 hours on: AWS generates a new credential
+// report on the next request, as on a daily scan).
+func serve(accounts, users int, latency time.Duration, healthy bool, cpuProfile string) error {
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -40,11 +43,12 @@ func serve(accounts, users int, latency time.Duration, cpuProfile string) error 
 	debug.SetGCPercent(400)
 	srv := awstest.New()
 	defer srv.Close()
-	srv.SetClock(func() time.Time { return asOf })
+	var shift atomic.Int64
+	srv.SetClock(func() time.Time { return asOf.Add(time.Duration(shift.Load())) })
 	org := make([]awstest.OrgAccount, 0, accounts)
 	stats := make([]seedStats, accounts)
 	for i := range accounts {
-		a, st := seedAccount(i, users)
+		a, st := seedAccount(i, users, healthy)
 		srv.AddAccount(a)
 		stats[i] = st
 		org = append(org, awstest.OrgAccount{ID: a.ID, Name: fmt.Sprintf("bench-%04d", i)})
@@ -89,6 +93,9 @@ func serve(accounts, users int, latency time.Duration, cpuProfile string) error 
 		case "reset":
 			srv.ResetCalls()
 			fmt.Printf("ok\n")
+		case "nextday":
+			shift.Add(int64(5 * time.Hour))
+			fmt.Printf("ok\n")
 		}
 	}
 	return in.Err()
@@ -102,13 +109,13 @@ type child struct {
 	URL string
 }
 
-func startServer(accounts, users int, latency time.Duration) (*child, error) {
+func startServer(accounts, users int, latency time.Duration, healthy bool) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe, "-serve", "-accounts", fmt.Sprint(accounts), "-users", fmt.Sprint(users), "-latency", latency.String(),
-		"-server-cpuprofile", profiles.server)
+		fmt.Sprintf("-healthy=%t", healthy), "-server-cpuprofile", profiles.server)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -297,3 +297,32 @@ func (s *Server) DeleteUser(account, user string) {
 		a.users = append(a.users[:i:i], a.users[i+1:]...)
 	}
 }
+
+// AddUser creates a user in the live state of an existing account, as a
+// person in the console would, without touching its credential report (a
+// cached report then lacks the user).
+func (s *Server) AddUser(account string, u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[account]
+	if a == nil || a.byName[u.Name] != nil {
+		return
+	}
+	c := copyUser(u)
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.Created.IsZero() {
+		c.Created = s.clock()
+	}
+	for i := range c.Keys {
+		if c.Keys[i].Status == "" {
+			c.Keys[i].Status = "Active"
+		}
+		if c.Keys[i].Created.IsZero() {
+			c.Keys[i].Created = c.Created
+		}
+	}
+	a.users = append(a.users, c)
+	a.byName[c.Name] = c
+}

@@ -42,24 +42,34 @@ func TestScanBadAnswersFailTheAccount(t *testing.T) {
 		modes  []awstest.FaultMode
 		source string
 		// stale: the scans read a cached report (two hours old), so the
-		// fast path reads the suspects' login profiles live.
+		// fast path confirms the suspects live (issue 13: a fresh report
+		// of a tracked account needs none of the confirming calls).
 		stale bool
+		// change, when set, changes the live state after the report.
+		change func(*awstest.Server)
 	}{
 		{action: "GetAccountAuthorizationDetails", modes: paginated},
-		{action: "ListAccessKeys", modes: paginated},
-		{action: "GetUser", modes: single},
-		{action: "GetAccessKeyLastUsed", modes: single},
+		{action: "ListAccessKeys", modes: paginated, stale: true},
+		// A user created since the cached report is read live (GetUser).
+		{action: "GetUser", modes: single, stale: true, change: func(s *awstest.Server) {
+			s.AddUser(acctA, awstest.User{Name: "henry", Created: asOf.Add(-time.Hour)})
+		}},
+		{action: "GetAccessKeyLastUsed", modes: single, stale: true},
+		{action: "ListUsers", modes: paginated, stale: true},
 		{action: "GetLoginProfile", modes: single, stale: true},
 		{action: "GetCredentialReport", modes: single},
 		{action: "GenerateCredentialReport", modes: single},
 		{action: "ListUsers", modes: paginated, source: "live"},
-		{action: "ListUserTags", modes: paginated, source: "live"},
+		{action: "GetAccountAuthorizationDetails", modes: paginated, source: "live"},
 		{action: "GetLoginProfile", modes: single, source: "live"},
 	}
 	for _, tt := range tests {
 		name := tt.action
 		if tt.source != "" {
 			name += "/" + tt.source
+		}
+		if tt.stale {
+			name += "/cached-report"
 		}
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t, baseConfig)
@@ -70,6 +80,9 @@ func TestScanBadAnswersFailTheAccount(t *testing.T) {
 			}
 			if tt.stale {
 				w.srv.CacheReport(acctA, asOf.Add(-2*time.Hour))
+			}
+			if tt.change != nil {
+				tt.change(w.srv)
 			}
 			clean := w.scan(0, args...)
 			if got := findingKeys(t, clean.stdout); len(got) != len(wantAlpha) {
@@ -118,13 +131,13 @@ func TestScanHungCallFailsTheAccount(t *testing.T) {
 	w.srv.AddAccount(seedAlpha())
 	w.scan(0, faultArgs...)
 	before := w.storeSnapshot()
-	w.srv.Inject(awstest.Fault{Account: acctA, Action: "GetUser", Mode: awstest.ModeHang})
+	w.srv.Inject(awstest.Fault{Account: acctA, Action: "GetAccountAuthorizationDetails", Mode: awstest.ModeHang})
 	start := time.Now()
 	r := w.scan(1, "-o", "json", "--max-attempts", "2", "--retry-max-backoff", "1ms", "--call-timeout", "100ms")
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the hung scan took %s", d)
 	}
-	for _, want := range []string{"FAILED " + acctA, "GetUser gave no complete answer within 100ms"} {
+	for _, want := range []string{"FAILED " + acctA, "GetAccountAuthorizationDetails gave no complete answer within 100ms"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}

@@ -130,7 +130,12 @@ func TestAssumeRoleDeniedIsListed(t *testing.T) {
 }
 
 func TestThrottlingStormSameFindings(t *testing.T) {
-	w, _, _ := orgWorld(t, orgConfig, 5)
+	w, active, _ := orgWorld(t, orgConfig, 5)
+	// Cached reports: every account confirms its suspects live, so the
+	// storm reaches the confirming calls too (a fresh report needs none).
+	for _, id := range active {
+		w.srv.CacheReport(id, asOf.Add(-2*time.Hour))
+	}
 	args := []string{"--org", "-o", "json", "--show-key-ids", "--no-track", "--retry-max-backoff", "5ms"}
 	calm := w.scan(0, args...)
 	calmCalls := len(w.srv.Calls())
@@ -138,7 +143,7 @@ func TestThrottlingStormSameFindings(t *testing.T) {
 	// The next 5 requests are throttled, then 3 of every action's (a fault
 	// counts down only when it answers, so ListAccounts, first, takes 8).
 	w.srv.Inject(awstest.Fault{Code: "Throttling", Times: 5})
-	for _, action := range []string{"ListAccounts", "AssumeRole", "GenerateCredentialReport", "GetCredentialReport", "GetAccountAuthorizationDetails", "ListAccessKeys", "GetAccessKeyLastUsed", "GetUser"} {
+	for _, action := range []string{"ListAccounts", "AssumeRole", "GenerateCredentialReport", "GetCredentialReport", "GetAccountAuthorizationDetails", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUsers", "GetLoginProfile"} {
 		w.srv.Inject(awstest.Fault{Action: action, Code: "Throttling", Times: 3})
 	}
 	storm := w.scan(0, args...)

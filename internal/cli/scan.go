@@ -51,8 +51,10 @@ type scanFlags struct {
 	org              bool
 	include, exclude []string
 	concurrency      int
-	accountTimeout   time.Duration
-	allowPartial     bool
+	// accountConcurrency: IAM calls in flight per account.
+	accountConcurrency int
+	accountTimeout     time.Duration
+	allowPartial       bool
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -87,13 +89,14 @@ Sources:
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding at this level exists: warning or violation (whitelisted findings never count)")
 	fl.BoolVar(&f.securityHub, "security-hub", false, "also import the findings into AWS Security Hub (BatchImportFindings, in the caller's account and region; stable IDs, so re-imports update)")
 	fl.BoolVar(&f.noTrack, "no-track", false, "show findings without changing the issue store (implied when --as-of is in the future)")
-	fl.DurationVar(&f.pollInterval, "report-poll-interval", 2*time.Second, "wait between credential report generation polls")
+	fl.DurationVar(&f.pollInterval, "report-poll-interval", inventory.DefaultPollInterval, "first wait before polling a credential report being generated (doubles each poll, up to 2s)")
 	_ = fl.MarkHidden("report-poll-interval")
 	fl.DurationVar(&f.reportTimeout, "report-timeout", 2*time.Minute, "give up on an account whose credential report is not ready (or refused with LimitExceeded) after this long")
 	fl.BoolVar(&f.org, "org", false, "discover the accounts with AWS Organizations (ACTIVE accounts only; needs the management account's or a delegated administrator's credentials); also aws.organization.discover")
 	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
 	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
+	fl.IntVar(&f.accountConcurrency, "account-concurrency", 0, fmt.Sprintf("most IAM calls in flight per account, halved while IAM throttles the account (default aws.account_concurrency, else %d)", inventory.DefaultAccountConcurrency))
 	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	return cmd
@@ -140,7 +143,7 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 	}
 	if g.env.AWSHTTPClient != nil {
 		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
-	} else if idle := f.concurrency * perAccountRequests; idle > awshttp.DefaultHTTPTransportMaxIdleConnsPerHost {
+	} else if idle := f.concurrency * (max(f.accountConcurrency, inventory.DefaultAccountConcurrency) + 1); idle > awshttp.DefaultHTTPTransportMaxIdleConnsPerHost {
 		// Every IAM call goes to one host (iam.amazonaws.com). The SDK's
 		// client keeps 10 idle connections a host: at --concurrency 64
 		// the hundreds of requests in flight would each need a new TLS
@@ -178,11 +181,6 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 // DefaultAccountTimeout bounds one account's scan unless --account-timeout
 // says otherwise.
 const DefaultAccountTimeout = 30 * time.Minute
-
-// perAccountRequests is how many AWS requests one account has in flight at
-// most: its confirming calls (inventory.ReportSource's default concurrency,
-// 8) and one more.
-const perAccountRequests = 9
 
 // scanGCPercent is the GC target of a scan of several accounts.
 const scanGCPercent = 200
@@ -222,6 +220,14 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	if f.concurrency < 1 {
 		return fmt.Errorf("--concurrency %d: use 1 or more", f.concurrency)
 	}
+	switch {
+	case f.accountConcurrency < 0:
+		return fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
+	case f.accountConcurrency == 0 && cfg.AWS.AccountConcurrency > 0:
+		f.accountConcurrency = cfg.AWS.AccountConcurrency
+	case f.accountConcurrency == 0:
+		f.accountConcurrency = inventory.DefaultAccountConcurrency
+	}
 	filter := accounts.Filter{Include: cfg.AWS.Organization.Include, Exclude: cfg.AWS.Organization.Exclude}
 	if len(f.include) > 0 {
 		filter.Include = f.include
@@ -260,9 +266,16 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 		switch f.source {
 		case "report":
-			eng.Source = &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), PollInterval: f.pollInterval, PollTimeout: f.reportTimeout}
+			src := &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), LastUse: engine.ScreenLastUse(rules, asOf),
+				PollInterval: f.pollInterval, PollTimeout: f.reportTimeout, Concurrency: f.accountConcurrency}
+			if track {
+				// Key IDs of tracked keys come from the store; the
+				// remediation re-reads every key live before acting.
+				src.KnownKeys = eng.KnownKeys
+			}
+			eng.Source = src
 		case "live":
-			eng.Source = &inventory.LiveSource{Clients: sess.IAM}
+			eng.Source = &inventory.LiveSource{Clients: sess.IAM, Concurrency: f.accountConcurrency}
 		default:
 			return fmt.Errorf("--source %q: use report or live", f.source)
 		}
@@ -479,6 +492,9 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	if calls > 0 {
 		fmt.Fprintf(w, "; %d AWS API calls", calls)
 	}
+	if s := reportLine(res); s != "" {
+		fmt.Fprintf(w, "; %s", s)
+	}
 	if n := len(res.Skipped); n > 0 {
 		fmt.Fprintf(w, "; %d account(s) skipped (no enabled check covers them)", n)
 	}
@@ -497,6 +513,56 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	for _, a := range failed {
 		fmt.Fprintf(w, "  FAILED %s: %v\n", accountLabel(a.Account), a.Err)
 	}
+}
+
+// reportLine says whether the credential reports were generated for this
+// scan (live state: nothing confirmed) or cached (suspects confirmed live):
+// "report generated 3s ago", "report 2h old: 412 suspects confirmed live".
+func reportLine(res *engine.Result) string {
+	var fresh, stale, confirmed, throttled int
+	var freshAge, staleAge time.Duration
+	for _, a := range res.Accounts {
+		throttled += a.Throttled
+		if a.Err != nil || a.ReportGenerated.IsZero() {
+			continue
+		}
+		if a.ReportStale {
+			stale++
+			confirmed += a.Confirmed
+			staleAge = max(staleAge, a.ReportAge)
+		} else {
+			fresh++
+			freshAge = max(freshAge, a.ReportAge)
+		}
+	}
+	var parts []string
+	switch {
+	case fresh == 1 && stale == 0:
+		parts = append(parts, "report generated "+ago(freshAge)+" ago")
+	case fresh > 0:
+		parts = append(parts, fmt.Sprintf("%d reports generated for this scan (up to %s ago)", fresh, ago(freshAge)))
+	}
+	switch {
+	case stale == 1 && fresh == 0:
+		parts = append(parts, fmt.Sprintf("report %s old: %d suspects confirmed live", ago(staleAge), confirmed))
+	case stale > 0:
+		parts = append(parts, fmt.Sprintf("%d cached reports up to %s old: %d suspects confirmed live", stale, ago(staleAge), confirmed))
+	}
+	if throttled > 0 {
+		parts = append(parts, fmt.Sprintf("%d calls throttled (in-flight calls halved)", throttled))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ago renders a report age in its largest unit: 3s, 12m, 2h.
+func ago(d time.Duration) string {
+	switch {
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%ds", int(d/time.Second))
 }
 
 func accountLabel(a inventory.Account) string {

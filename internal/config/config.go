@@ -94,6 +94,10 @@ type AWS struct {
 	ExternalID string
 	// Organization is Organizations discovery (aws.organization).
 	Organization Organization
+	// AccountConcurrency is aws.account_concurrency: the most IAM calls in
+	// flight per account (0: the default, which --account-concurrency
+	// overrides).
+	AccountConcurrency int
 }
 
 // ScanRole is the role assumed in each account to scan it.

@@ -75,7 +75,7 @@ var hammerSections = set(
 // unused).
 var (
 	awsKeys = []string{"region", "accounts", "role_name", "role_name_identification",
-		"role_name_reporting", "external_id", "organization"}
+		"role_name_reporting", "external_id", "organization", "account_concurrency"}
 	hammerAWSKeys = []string{"main_account_id", "regions", "ddb_backup", "s3_backup_bucket"}
 )
 
@@ -284,6 +284,14 @@ func (l *loader) aws(v *jvalue) {
 			}
 		case "organization":
 			l.organization(key, m.val)
+		case "account_concurrency":
+			if n, ok := l.integer(f, key, m.val); ok {
+				if n < 1 || n > 1000 {
+					l.add(f, key, fmt.Sprintf("%d is out of range", n), "write the most IAM calls in flight per account, 1 to 1000 (default 8)")
+				} else {
+					l.cfg.AWS.AccountConcurrency = n
+				}
+			}
 		case "accounts":
 			if m.val.t == jNull || !l.object(f, key, m.val) {
 				continue

@@ -101,7 +101,15 @@ type AccountResult struct {
 	Calls     map[string]int
 	// ReportGenerated is when the credential report used was generated.
 	ReportGenerated time.Time
-	Duration        time.Duration
+	// ReportStale: the report predated the scan (AWS served a cached one),
+	// so Confirmed suspects were confirmed live. ReportAge is its age when
+	// read, on the server's clock (zero when unknown).
+	ReportStale bool
+	ReportAge   time.Duration
+	Confirmed   int
+	// Throttled counts the account's calls IAM throttled.
+	Throttled int
+	Duration  time.Duration
 	// Ages of the account's credentials, when Engine.Ages.
 	Ages *policy.AgeHistogram
 	Err  error
@@ -152,6 +160,64 @@ func Screen(rules []policy.Rule, asOf time.Time) inventory.Screen {
 	return func(account string, u *inventory.User) ([]int, bool) {
 		return policy.Candidates(account, u, rules, asOf)
 	}
+}
+
+// ScreenLastUse returns the keys whose candidate finding depends on their
+// last use (inactivity): a stale report's rotation-only suspects need no
+// last-use read.
+func ScreenLastUse(rules []policy.Rule, asOf time.Time) inventory.Screen {
+	var inactive []policy.Rule
+	for _, r := range rules {
+		if r.Kind == policy.InactiveKeys {
+			inactive = append(inactive, r)
+		}
+	}
+	return func(account string, u *inventory.User) ([]int, bool) {
+		keys, _ := policy.Candidates(account, u, inactive, asOf)
+		return keys, false
+	}
+}
+
+// KnownKeys gives the fast path the key IDs the store knows for an account:
+// those of its open and whitelisted key issues, by (user, slot, creation
+// time). With no store it knows none.
+func (e *Engine) KnownKeys(ctx context.Context, account string) (map[inventory.KeyRef]string, error) {
+	out := map[inventory.KeyRef]string{}
+	if e.Store == nil || account == "" {
+		return out, nil
+	}
+	for _, kind := range []policy.Kind{policy.InactiveKeys, policy.KeysRotation} {
+		is, err := e.Store.List(ctx, issues.Filter{Kind: kind, AccountID: account,
+			Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range is {
+			if it.KeySlot < 1 || it.Details.Username == "" || !keyID(it.Subject) {
+				continue
+			}
+			created, err := time.Parse(time.RFC3339, it.Details.CreateDate)
+			if err != nil {
+				continue
+			}
+			out[inventory.KeyRef{User: it.Details.Username, Slot: it.KeySlot, Created: created.Unix()}] = it.Subject
+		}
+	}
+	return out, nil
+}
+
+// keyID reports whether s is an access key ID (not a user/access_key_N
+// subject of a key whose ID was unknown).
+func keyID(s string) bool {
+	if len(s) < 16 || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Scan audits every account, at most Concurrency at a time. Each account's
@@ -285,6 +351,7 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 		r.Account.ID = facts.Account.ID
 	}
 	r.Users, r.Calls, r.ReportGenerated = len(facts.Users), facts.Calls, facts.ReportGenerated
+	r.ReportStale, r.ReportAge, r.Confirmed, r.Throttled = facts.ReportStale, facts.ReportAge, facts.Confirmed, facts.Throttled
 	r.Findings = policy.Evaluate(facts, e.Rules, e.Exemptions, asOf)
 	r.Tally = tally(r.Findings)
 	if e.Ages {

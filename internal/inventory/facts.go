@@ -24,7 +24,7 @@ type Facts struct {
 	// ReportStale: the credential report was older than the scan (AWS
 	// serves a cached one up to 4 hours old), so every suspect it showed
 	// was confirmed live. ReportAge is its age on the server's clock when
-	// the scan started (zero when unknown or not from AWS).
+	// it was read (zero when unknown or not from AWS).
 	ReportStale bool
 	ReportAge   time.Duration
 	// Complete: Users is the whole live set of users of the account, so a
@@ -33,6 +33,10 @@ type Facts struct {
 	// it false, and issues of users it does not list stay as they are.
 	Complete bool
 	Users    []User
+	// Confirmed counts the suspects of a stale report confirmed live.
+	Confirmed int
+	// Throttled counts the calls IAM throttled (each slowed the account).
+	Throttled int
 	// Calls counts the AWS API calls made to collect these facts, by action.
 	Calls map[string]int
 }

@@ -19,22 +19,62 @@ import (
 type Screen func(account string, u *User) (keys []int, password bool)
 
 // ReportSource is the AWS fast path: one credential report for all users,
-// GetAccountAuthorizationDetails for their tags, then live confirmation of
-// candidate credentials only. API calls grow with findings, not users.
+// GetAccountAuthorizationDetails for their tags (read while the report is
+// generated). A report generated for this scan is live state: only the key
+// IDs of candidate keys the store does not know are listed. A cached
+// (stale) report makes every suspect confirmed live, at the cheapest cost
+// that still proves it. API calls grow with new findings, not users.
 type ReportSource struct {
 	Clients Clients
 	Screen  Screen
-	// PollInterval between GenerateCredentialReport calls while the report
-	// is being generated (default 2s); PollTimeout bounds the wait (default
-	// 2m). LimitExceeded answers are retried with backoff within the same
-	// bound.
+	// LastUse screens the keys whose candidate finding depends on their
+	// last use (inactivity): only these are re-read with
+	// GetAccessKeyLastUsed when a stale report is confirmed. Nil: every
+	// candidate key is.
+	LastUse Screen
+	// KnownKeys, when set, gives the key IDs the issue store already knows
+	// for an account; the fast path then lists keys (ListAccessKeys) only
+	// for users with a candidate key it does not know.
+	KnownKeys KnownKeys
+	// PollInterval is the first wait before GenerateCredentialReport is
+	// called again while the report is being generated (default 250ms);
+	// each further wait doubles, up to 2s. PollTimeout bounds the wait
+	// (default 2m). LimitExceeded answers are retried with backoff within
+	// the same bound.
 	PollInterval time.Duration
 	PollTimeout  time.Duration
-	// Concurrency of the confirming calls within one account (default 8).
+	// Concurrency is the most calls in flight within one account (default
+	// DefaultAccountConcurrency); a throttled account halves it and
+	// recovers slowly (see Limiter).
 	Concurrency int
 	// Sleep is time.Sleep honouring ctx; replaceable in tests.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// KeyRef names an access key as a credential report row can: its user,
+// its slot (1 or 2) and its creation time, to the second (Unix seconds).
+type KeyRef struct {
+	User    string
+	Slot    int
+	Created int64
+}
+
+// RefOf is the KeyRef of key k of user.
+func RefOf(user string, k AccessKey) KeyRef {
+	return KeyRef{User: user, Slot: k.Slot, Created: k.Created.Unix()}
+}
+
+// KnownKeys returns the key IDs already known for an account (from the
+// issue store), by KeyRef. The inventory stays free of the store: the
+// engine provides this.
+type KnownKeys func(ctx context.Context, account string) (map[KeyRef]string, error)
+
+// DefaultPollInterval is the first wait before asking again for a report
+// being generated; MaxPollInterval the longest.
+const (
+	DefaultPollInterval = 250 * time.Millisecond
+	MaxPollInterval     = 2 * time.Second
+)
 
 // ErrNoReport means the credential report could not be had: the account
 // fails loudly instead of reading as "no findings".
@@ -63,12 +103,30 @@ type reportInfo struct {
 	// start is the server's clock at the first GenerateCredentialReport
 	// answer; zero when the answer had no Date header.
 	start time.Time
+	// read is the server's clock at the GetCredentialReport answer.
+	read time.Time
+	// generating: the first GenerateCredentialReport answer of this scan
+	// was STARTED or INPROGRESS, not COMPLETE. A report already complete
+	// at the scan's first request was generated before the scan, whatever
+	// second its timestamp shows.
+	generating bool
+}
+
+// readAt is when the report was read on the server's clock (else the
+// scan's start, else zero).
+func (r reportInfo) readAt() time.Time {
+	if !r.read.IsZero() {
+		return r.read
+	}
+	return r.start
 }
 
 // stale reports whether the report predates the scan: then it may show
-// credentials removed, deactivated or used since.
+// credentials removed, deactivated or used since. A fresh report is one
+// being generated when the scan first asked, generated at or after the
+// scan's start on the server's clock (less ReportClockSkew).
 func (r reportInfo) stale() bool {
-	return r.start.IsZero() || r.generated.Before(r.start.Add(-ReportClockSkew))
+	return r.start.IsZero() || !r.generating || r.generated.Before(r.start.Add(-ReportClockSkew))
 }
 
 // Collect implements Source. The facts are Complete: the users are the
@@ -80,33 +138,68 @@ func (s *ReportSource) Collect(ctx context.Context, a Account) (*Facts, error) {
 	if err != nil {
 		return nil, wrap(a, "connect", err)
 	}
+	lim := NewLimiter(s.Concurrency)
+	c = lim.Reader(c)
 	calls := &counter{}
+	var (
+		live    map[string]liveUser
+		liveErr error
+		liveCh  chan struct{}
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if a.ID != "" {
+		// The user list and tags are read while the report is generated.
+		liveCh = make(chan struct{})
+		go func() {
+			defer close(liveCh)
+			live, liveErr = s.liveUsers(ctx, c, a, calls)
+		}()
+	}
 	rep, info, err := s.report(ctx, c, a, calls)
 	if err != nil {
+		if liveCh != nil {
+			cancel()
+			<-liveCh
+		}
 		return nil, err
 	}
 	if a.ID == "" {
 		a.ID = rep.AccountID
 	} else if rep.AccountID != "" && rep.AccountID != a.ID {
+		if liveCh != nil {
+			cancel()
+			<-liveCh
+		}
 		return nil, wrap(a, "credential report", fmt.Errorf("report is for account %s, not %s: check the credentials or role for this account", rep.AccountID, a.ID))
 	}
-	live, err := s.liveUsers(ctx, c, a, calls)
-	if err != nil {
-		return nil, err
+	if liveCh != nil {
+		<-liveCh
+	} else {
+		live, liveErr = s.liveUsers(ctx, c, a, calls)
+	}
+	if liveErr != nil {
+		return nil, liveErr
 	}
 	users, err := s.join(ctx, c, a, rep.Users, info, live, calls)
 	if err != nil {
 		return nil, err
 	}
 	facts := &Facts{Account: a, ReportGenerated: info.generated, ReportStale: info.stale(), Users: users}
-	if !info.start.IsZero() && info.start.After(info.generated) {
-		facts.ReportAge = info.start.Sub(info.generated)
+	if ref := info.readAt(); !ref.IsZero() && ref.After(info.generated) {
+		facts.ReportAge = ref.Sub(info.generated)
 	}
-	if err := s.confirm(ctx, c, facts, calls); err != nil {
+	if facts.ReportStale {
+		err = s.confirm(ctx, c, facts, calls)
+	} else {
+		err = s.keyIDs(ctx, c, facts, calls)
+	}
+	if err != nil {
 		return nil, err
 	}
 	facts.Complete = true
 	facts.Calls = calls.snapshot()
+	facts.Throttled = lim.Throttled()
 	return facts, nil
 }
 
@@ -114,7 +207,7 @@ func (s *ReportSource) report(ctx context.Context, c IAMReader, a Account, calls
 	var info reportInfo
 	interval, timeout := s.PollInterval, s.PollTimeout
 	if interval <= 0 {
-		interval = 2 * time.Second
+		interval = DefaultPollInterval
 	}
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
@@ -136,13 +229,17 @@ func (s *ReportSource) report(ctx context.Context, c IAMReader, a Account, calls
 			if t, ok := awsmiddleware.GetServerTime(out.ResultMetadata); ok {
 				info.start = t.UTC()
 			}
+			info.generating = out.State != types.ReportStateTypeComplete
 		}
 		var wait time.Duration
 		switch {
 		case err == nil && out.State == types.ReportStateTypeComplete:
 			wait = -1
 		case err == nil:
+			// STARTED or INPROGRESS: a small report is ready within a
+			// fraction of a second, a large one takes longer.
 			wait = interval
+			interval = min(interval*2, MaxPollInterval)
 		case errorCode(err) == "LimitExceeded" || errorCode(err) == "LimitExceededException":
 			wait = backoff
 			backoff *= 2
@@ -173,6 +270,9 @@ func (s *ReportSource) report(ctx context.Context, c IAMReader, a Account, calls
 		return nil, info, wrap(a, "get credential report", fmt.Errorf("%w: the answer has no Content or no GeneratedTime", ErrNoReport))
 	}
 	info.generated = out.GeneratedTime.UTC()
+	if t, ok := awsmiddleware.GetServerTime(out.ResultMetadata); ok {
+		info.read = t.UTC()
+	}
 	rep, err := ParseCredentialReportBytes(out.Content, "credential report of account "+a.ID)
 	if err != nil {
 		return nil, info, wrap(a, "parse credential report", err)
@@ -300,19 +400,49 @@ func sameSecond(a, b time.Time) bool {
 	return a.Truncate(time.Second).Equal(b.Truncate(time.Second))
 }
 
-// confirm re-reads the live state of every candidate credential: the report
-// can be four hours old, and a finding must never come from stale data.
-func (s *ReportSource) confirm(ctx context.Context, c IAMReader, f *Facts, calls *counter) error {
+// keyIDs gives the candidate keys of a fresh report their IDs: from the
+// store when it knows the (user, slot, creation time), else from
+// ListAccessKeys for that user. A fresh report is live state: nothing else
+// is read.
+func (s *ReportSource) keyIDs(ctx context.Context, c IAMReader, f *Facts, calls *counter) error {
 	if s.Screen == nil {
 		return nil
 	}
-	pick := func(u *User) bool {
-		keys, pw := s.Screen(f.Account.ID, u)
-		return len(keys) > 0 || pw
+	var known map[KeyRef]string
+	if s.KnownKeys != nil {
+		var err error
+		if known, err = s.KnownKeys(ctx, f.Account.ID); err != nil {
+			return wrap(f.Account, "read the key IDs the issue store knows", err)
+		}
 	}
-	users, err := readUsers(f.Users, s.Concurrency, pick, func(u *User) (bool, error) {
-		keys, pw := s.Screen(f.Account.ID, u) // pure and cheap: again rather than shared state
-		return s.confirmUser(ctx, c, f.Account, u, len(keys) > 0, pw, f.ReportStale, calls)
+	// resolve sets the IDs of u's candidate keys from the store and
+	// reports whether all were known.
+	resolve := func(u *User) bool {
+		keys, _ := s.Screen(f.Account.ID, u)
+		all := true
+		for _, i := range keys {
+			k := &u.Keys[i]
+			if k.ID != "" {
+				continue
+			}
+			if id, ok := known[RefOf(u.Name, *k)]; ok {
+				k.ID = id
+			} else {
+				all = false
+			}
+		}
+		return all
+	}
+	users, err := readUsers(f.Users, s.Concurrency, func(u *User) bool { return !resolve(u) }, func(u *User) (bool, error) {
+		live, err := listKeys(ctx, c, f.Account, u.Name, calls)
+		if IsNoSuchEntity(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		u.Keys = matchSlots(u.Keys, live)
+		return false, nil
 	})
 	if err != nil {
 		return err
@@ -321,12 +451,39 @@ func (s *ReportSource) confirm(ctx context.Context, c IAMReader, f *Facts, calls
 	return nil
 }
 
-// confirmUser replaces the report's view of u with live state. It returns
-// deleted=true when the user no longer exists. When the report is stale the
-// login profile is read too: a profile deleted since the report must not
-// come back as a finding.
-func (s *ReportSource) confirmUser(ctx context.Context, c IAMReader, a Account, u *User, keys, pw, stale bool, calls *counter) (deleted bool, err error) {
-	if keys {
+// confirm re-reads the live state of every suspect of a stale report: it
+// can be four hours old, and a finding must never come from stale data.
+//   - Key suspects: ListAccessKeys (the key still exists, its status, its
+//     ID), then GetAccessKeyLastUsed only for keys whose finding depends on
+//     last use (a rotation-only suspect's age is its creation).
+//   - Password suspects: PasswordLastUsed from ListUsers pages (1,000 users
+//     a call), then GetLoginProfile only for those still suspect.
+func (s *ReportSource) confirm(ctx context.Context, c IAMReader, f *Facts, calls *counter) error {
+	if s.Screen == nil {
+		return nil
+	}
+	a := f.Account
+	keySuspect := func(u *User) bool {
+		keys, _ := s.Screen(a.ID, u)
+		return len(keys) > 0
+	}
+	pwSuspect := func(u *User) bool {
+		if u.Password == nil {
+			return false
+		}
+		_, pw := s.Screen(a.ID, u)
+		return pw
+	}
+	var pwUsers int
+	for i := range f.Users {
+		if pwSuspect(&f.Users[i]) {
+			pwUsers++
+		}
+	}
+	var suspects atomicCount
+	users, err := readUsers(f.Users, s.Concurrency, keySuspect, func(u *User) (bool, error) {
+		keys, _ := s.Screen(a.ID, u)
+		suspects.add(len(keys))
 		live, err := listKeys(ctx, c, a, u.Name, calls)
 		if IsNoSuchEntity(err) {
 			return true, nil
@@ -335,44 +492,81 @@ func (s *ReportSource) confirmUser(ctx context.Context, c IAMReader, a Account, 
 			return false, err
 		}
 		u.Keys = matchSlots(u.Keys, live)
-		cand, _ := s.Screen(a.ID, u)
+		screen := s.LastUse
+		if screen == nil {
+			screen = s.Screen
+		}
+		cand, _ := screen(a.ID, u)
 		for _, i := range cand {
 			if err := keyLastUsed(ctx, c, a, &u.Keys[i], calls); err != nil {
 				return false, err
 			}
 		}
+		return false, nil
+	})
+	if err != nil {
+		return err
 	}
-	if pw && u.Password != nil {
-		if stale {
+	f.Users = users
+	if pwUsers > 0 {
+		suspects.add(pwUsers)
+		lastUsed, err := passwordsLastUsed(ctx, c, a, calls)
+		if err != nil {
+			return err
+		}
+		for i := range f.Users {
+			u := &f.Users[i]
+			if u.Password == nil {
+				continue
+			}
+			if t, ok := lastUsed[u.Name]; ok && t != nil && (u.Password.LastUsed == nil || t.After(*u.Password.LastUsed)) {
+				lu := t.UTC()
+				u.Password.LastUsed = &lu
+			}
+		}
+		if _, err := readUsers(f.Users, s.Concurrency, pwSuspect, func(u *User) (bool, error) {
 			calls.add("GetLoginProfile")
 			lp, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(u.Name)})
 			switch {
 			case IsNoSuchEntity(err):
-				// No login profile (or no user: GetUser below tells).
+				// No login profile (or no user): no password to judge.
 				u.Password = nil
 			case err != nil:
 				return false, wrap(a, "get login profile of "+u.Name, err)
 			case lp.LoginProfile == nil:
 				return false, wrap(a, "get login profile of "+u.Name, errors.New("the answer has no LoginProfile"))
 			}
-		}
-		calls.add("GetUser")
-		out, err := c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(u.Name)})
-		if IsNoSuchEntity(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, wrap(a, "get user "+u.Name, err)
-		}
-		if out.User == nil {
-			return false, wrap(a, "get user "+u.Name, errors.New("the answer has no User"))
-		}
-		if t := out.User.PasswordLastUsed; u.Password != nil && t != nil && (u.Password.LastUsed == nil || t.After(*u.Password.LastUsed)) {
-			lu := t.UTC()
-			u.Password.LastUsed = &lu
+			return false, nil
+		}); err != nil {
+			return err
 		}
 	}
-	return false, nil
+	f.Confirmed = suspects.load()
+	return nil
+}
+
+// passwordsLastUsed reads every user's PasswordLastUsed with ListUsers
+// (1,000 users a page).
+func passwordsLastUsed(ctx context.Context, c IAMReader, a Account, calls *counter) (map[string]*time.Time, error) {
+	out := map[string]*time.Time{}
+	p := iam.NewListUsersPaginator(c, &iam.ListUsersInput{MaxItems: aws.Int32(1000)})
+	for p.HasMorePages() {
+		calls.add("ListUsers")
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, wrap(a, "list users", err)
+		}
+		if page.IsTruncated && aws.ToString(page.Marker) == "" {
+			return nil, wrap(a, "list users", errors.New("a page says more users follow but gives no Marker: the user list is incomplete"))
+		}
+		for _, u := range page.Users {
+			if u.UserName == nil {
+				return nil, wrap(a, "list users", errors.New("a user without UserName: the answer is incomplete"))
+			}
+			out[*u.UserName] = u.PasswordLastUsed
+		}
+	}
+	return out, nil
 }
 
 func listKeys(ctx context.Context, c IAMReader, a Account, user string, calls *counter) ([]AccessKey, error) {

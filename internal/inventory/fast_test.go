@@ -117,3 +117,73 @@ func TestFastPathCompleteness(t *testing.T) {
 		}
 	})
 }
+
+// slowReport answers STARTED to the first n GenerateCredentialReport calls
+// and records the order of the calls.
+type slowReport struct {
+	inventory.IAMReader
+	n     int
+	order *[]string
+}
+
+func (s *slowReport) GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, opts ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error) {
+	*s.order = append(*s.order, "GenerateCredentialReport")
+	out, err := s.IAMReader.GenerateCredentialReport(ctx, in, opts...)
+	if err == nil && s.n > 0 {
+		s.n--
+		out.State = "STARTED"
+	}
+	return out, err
+}
+
+// Issue 13 item 4: a report being generated is polled after 250 ms, then
+// 500 ms, 1 s, 2 s, 2 s; the user list and tags are read meanwhile.
+func TestReportPollingBacksOffAndListsUsersMeanwhile(t *testing.T) {
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	srv.SetClock(func() time.Time { return now })
+	srv.AddCaller("AKIAFASTPATHTEST0001", "secret", acct, "keywarden")
+	srv.AddAccount(awstest.Account{ID: acct, Users: []awstest.User{old}})
+	var order []string
+	c := &slowReport{IAMReader: iam.NewFromConfig(srv.Config("AKIAFASTPATHTEST0001", "secret")), n: 5, order: &order}
+	var sleeps []time.Duration
+	listed := make(chan struct{})
+	src := &inventory.ReportSource{
+		Clients: func(context.Context, inventory.Account) (inventory.IAMReader, error) { return c, nil },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if len(sleeps) == 0 {
+				// The first wait ends once the user list was read:
+				// it is read while the report is generated.
+				select {
+				case <-listed:
+				case <-time.After(5 * time.Second):
+					t.Error("GetAccountAuthorizationDetails was not called while the report was generated")
+				}
+			}
+			sleeps = append(sleeps, d)
+			return nil
+		},
+	}
+	go func() {
+		for srv.CountCalls(acct, "GetAccountAuthorizationDetails") == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		close(listed)
+	}()
+	facts, err := src.Collect(context.Background(), inventory.Account{ID: acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 2 * time.Second}
+	if len(sleeps) != len(want) {
+		t.Fatalf("waits %v, want %v", sleeps, want)
+	}
+	for i := range want {
+		if sleeps[i] != want[i] {
+			t.Fatalf("waits %v, want %v", sleeps, want)
+		}
+	}
+	if len(facts.Users) != 1 || facts.Calls["GenerateCredentialReport"] != 6 {
+		t.Errorf("facts: %d users, calls %v", len(facts.Users), facts.Calls)
+	}
+}

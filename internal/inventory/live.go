@@ -10,12 +10,15 @@ import (
 )
 
 // LiveSource is the AWS exact path: every user, key and login profile read
-// live (ListUsers, ListAccessKeys, GetAccessKeyLastUsed, GetLoginProfile,
-// ListUserTags). Several calls per user: use it for small accounts, to
-// cross-check the fast path, or when the credential report is unavailable.
+// live (ListUsers, ListAccessKeys, GetAccessKeyLastUsed, GetLoginProfile),
+// the tags from GetAccountAuthorizationDetails pages (1,000 users a call,
+// not ListUserTags per user). Several calls per user: use it for small
+// accounts, to cross-check the fast path, or when the credential report is
+// unavailable.
 type LiveSource struct {
 	Clients Clients
-	// Concurrency of per-user reads within one account (default 8).
+	// Concurrency: calls in flight within one account (default
+	// DefaultAccountConcurrency), adaptive as in ReportSource.
 	Concurrency int
 }
 
@@ -25,6 +28,8 @@ func (s *LiveSource) Collect(ctx context.Context, a Account) (*Facts, error) {
 	if err != nil {
 		return nil, wrap(a, "connect", err)
 	}
+	lim := NewLimiter(s.Concurrency)
+	c = lim.Reader(c)
 	calls := &counter{}
 	var users []User
 	p := iam.NewListUsersPaginator(c, &iam.ListUsersInput{})
@@ -53,7 +58,12 @@ func (s *LiveSource) Collect(ctx context.Context, a Account) (*Facts, error) {
 	if a.ID == "" && len(users) > 0 {
 		a.ID = accountFromARN(users[0].ARN)
 	}
+	tags, err := (&ReportSource{}).liveUsers(ctx, c, a, calls)
+	if err != nil {
+		return nil, err
+	}
 	kept, err := readUsers(users, s.Concurrency, nil, func(u *User) (bool, error) {
+		u.Tags = tags[u.Name].tags
 		err := ReadUser(ctx, c, a, u, calls)
 		if IsNoSuchEntity(err) {
 			return true, nil
@@ -64,12 +74,13 @@ func (s *LiveSource) Collect(ctx context.Context, a Account) (*Facts, error) {
 		return nil, err
 	}
 	// Complete: ListUsers is the live set of users, every page checked.
-	return &Facts{Account: a, Users: kept, Complete: true, Calls: calls.snapshot()}, nil
+	return &Facts{Account: a, Users: kept, Complete: true, Calls: calls.snapshot(), Throttled: lim.Throttled()}, nil
 }
 
 // ReadUser fills u (Name set; Password.LastUsed may be preset from
-// ListUsers/GetUser) with its live keys, their last use, its login profile
-// and its tags. A NoSuchEntity error means the user is gone.
+// ListUsers/GetUser) with its live keys, their last use and its login
+// profile; its tags come from GetAccountAuthorizationDetails. A
+// NoSuchEntity error means the user is gone.
 func ReadUser(ctx context.Context, c IAMReader, a Account, u *User, calls *counter) error {
 	keys, err := listKeys(ctx, c, a, u.Name, calls)
 	if err != nil {
@@ -97,23 +108,6 @@ func ReadUser(ctx context.Context, c IAMReader, a Account, u *User, calls *count
 			p.LastUsed = u.Password.LastUsed
 		}
 		u.Password = p
-	}
-	tp := iam.NewListUserTagsPaginator(c, &iam.ListUserTagsInput{UserName: aws.String(u.Name)})
-	for tp.HasMorePages() {
-		calls.add("ListUserTags")
-		page, err := tp.NextPage(ctx)
-		if err != nil {
-			if IsNoSuchEntity(err) {
-				return err
-			}
-			return wrap(a, "list tags of "+u.Name, err)
-		}
-		for k, v := range tagMap(page.Tags) {
-			if u.Tags == nil {
-				u.Tags = map[string]string{}
-			}
-			u.Tags[k] = v
-		}
 	}
 	return nil
 }

@@ -1,6 +1,15 @@
 package inventory
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// atomicCount is a counter safe for concurrent use.
+type atomicCount struct{ n atomic.Int64 }
+
+func (c *atomicCount) add(n int) { c.n.Add(int64(n)) }
+func (c *atomicCount) load() int { return int(c.n.Load()) }
 
 // readUsers runs read on every user that pick selects (nil: all), at most n
 // at once (default 8), and returns users without those read reported gone
@@ -8,7 +17,7 @@ import "sync"
 // finish.
 func readUsers(users []User, n int, pick func(*User) bool, read func(*User) (gone bool, err error)) ([]User, error) {
 	if n <= 0 {
-		n = 8
+		n = DefaultAccountConcurrency
 	}
 	sem := make(chan struct{}, n)
 	var (
