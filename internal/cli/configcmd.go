@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -55,6 +56,7 @@ checks. It exits 1 only when there is an error.`,
 			return nil
 		},
 	}
+	withFormats(validate, output.Table)
 	cmd.AddCommand(validate)
 	return cmd
 }

@@ -50,6 +50,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			return output.Issues(g.env.Stdout, list, opts)
 		},
 	}
+	withFormats(list, output.Table, output.JSON, output.CSV)
 	list.Flags().StringVar(&status, "status", "live", "statuses: open, whitelisted, resolved, remediated (comma-separated), live or all")
 	list.Flags().StringVar(&kind, "kind", "", "only this kind")
 	list.Flags().StringVar(&account, "account", "", "only this account ID")
@@ -85,6 +86,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			return output.Issue(g.env.Stdout, *is, opts)
 		},
 	}
+	withFormats(show, output.Table, output.JSON, output.CSV)
 	cmd.AddCommand(list, show, newIssuesExportCmd(g))
 	return cmd
 }

@@ -82,6 +82,7 @@ A rollback (reactivate_key) shows the end of its hold.`,
 			return renderJournal(g.env.Stdout, list, opts)
 		},
 	}
+	withFormats(cmd, output.Table, output.JSON)
 	fl := cmd.Flags()
 	fl.Int64Var(&issueID, "issue", 0, "only actions on this issue")
 	fl.StringVar(&account, "account", "", "only this account ID")

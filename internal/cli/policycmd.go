@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/output"
+
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
@@ -64,6 +66,7 @@ keywarden's scenario suite makes is allowed, and every allowed action is used.`,
 			return err
 		},
 	}
+	withFormats(cmd, output.JSON)
 	cmd.Flags().StringVar(&role, "role", "audit", "audit, remediation or runner")
 	cmd.Flags().BoolVar(&o.Remediation, "remediation", false, "include the remediation actions (audit role)")
 	cmd.Flags().StringVar(&o.RoleName, "role-name", config.DefaultRoleName, "member-account role the runner may assume (default: the roles of config.json)")

@@ -102,6 +102,7 @@ Acting is always on the present: --as-of without --dry-run is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRemediate(cmd.Context(), g, f) },
 	}
+	withFormats(cmd, output.Table, output.JSON)
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.asOf, "as-of", "", "with --dry-run: the plan as of this date (YYYY-MM-DD, UTC) or RFC 3339 time, i.e. what would be due then")

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
-
 	"github.com/keywarden/keywarden/internal/remediate"
 )
 
@@ -51,6 +51,7 @@ rollback names the user so that a new password can be created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRollback(cmd.Context(), g, f) },
 	}
+	withFormats(cmd, output.Table, output.JSON)
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.Int64Var(&f.action, "action", 0, "roll back this journal action")

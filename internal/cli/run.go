@@ -138,6 +138,7 @@ account or step failed (--allow-partial: only when nothing was scanned).
 			return nil
 		},
 	}
+	withFormats(cmd, output.Table, output.JSON)
 	fl := cmd.Flags()
 	fl.StringVar(&f.asOf, "as-of", "", "evaluate as of this date (YYYY-MM-DD, UTC) or RFC 3339 time (default now)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "track nothing, send nothing, change nothing; show what would be done")

@@ -73,6 +73,7 @@ Sources:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runScan(cmd.Context(), g, f) },
 	}
+	withFormats(cmd, output.Table, output.JSON, output.CSV, output.HTML, output.ASFF)
 	fl := cmd.Flags()
 	fl.StringVar(&f.source, "source", "report", "AWS source: report (fast path) or live (exact path)")
 	fl.StringVar(&f.reportFile, "credential-report", "", "audit this credential report CSV instead of calling AWS")
