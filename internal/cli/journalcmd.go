@@ -141,9 +141,9 @@ func renderJournal(w io.Writer, list []remediate.Action, o output.Options) error
 		enc := json.NewEncoder(w)
 		for _, a := range list {
 			r := actionJSON{ID: a.ID, Op: string(a.Op), State: string(a.State), Account: a.AccountID, User: a.UserName,
-				Issues: a.IssueIDs, Reason: a.Reason, BeforeStatus: a.BeforeStatus, BeforeLastUsed: ts(a.BeforeLastUsed),
+				Issues: a.IssueIDs, Reason: o.Text(a.Reason), BeforeStatus: a.BeforeStatus, BeforeLastUsed: ts(a.BeforeLastUsed),
 				RollbackOf: a.RollbackOf, HoldUntil: ts(a.HoldUntil), Started: a.Started.UTC().Format(time.RFC3339), Called: ts(a.Called),
-				Finished: ts(a.Finished), Note: a.Note}
+				Finished: ts(a.Finished), Note: o.Text(a.Note)}
 			if a.KeyID != "" {
 				r.KeyID = keyText(a.KeyID, o)
 			}
@@ -175,7 +175,7 @@ func renderJournal(w io.Writer, list []remediate.Action, o output.Options) error
 			op += " (hold until " + a.HoldUntil.UTC().Format("2006-01-02") + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Started.UTC().Format(time.RFC3339), op, a.State,
-			a.AccountID, a.UserName, credText(a.Op, a.KeyID, o), idList(a.IssueIDs), a.BeforeStatus, lu, a.Note)
+			a.AccountID, a.UserName, credText(a.Op, a.KeyID, o), idList(a.IssueIDs), a.BeforeStatus, lu, o.Text(a.Note))
 	}
 	return tw.Flush()
 }

@@ -119,8 +119,8 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	}
 	for _, o := range outs {
 		if o.Result == remediate.CannotRestore {
-			fmt.Fprintln(g.env.Stderr, "keywarden: "+o.Detail)
+			fmt.Fprintln(g.env.Stderr, "keywarden: "+s.opts.Text(o.Detail))
 		}
 	}
-	return finish(g.env.Stderr, outs, f.dryRun, "rollback")
+	return finish(g.env.Stderr, outs, f.dryRun, "rollback", s.opts)
 }

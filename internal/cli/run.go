@@ -210,7 +210,7 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCol
 		if errors.As(err, &ee) && ee.Msg != "" {
 			msg = strings.TrimSpace(strings.TrimPrefix(ee.Msg, "keywarden: "))
 		}
-		sum.Failures = append(sum.Failures, step+": "+msg)
+		sum.Failures = append(sum.Failures, output.Options{ShowKeyIDs: g.showKeyIDs}.Text(step+": "+msg))
 		g.logger().Error("run step failed", "step", step, "err", msg)
 	}
 
@@ -234,7 +234,7 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCol
 		// Failed accounts are listed one by one; the scan's own aggregate
 		// error says nothing more.
 		for _, a := range c.scan.Failed() {
-			sum.Failures = append(sum.Failures, fmt.Sprintf("scan: account %s: %v", a.Account.ID, a.Err))
+			sum.Failures = append(sum.Failures, output.Options{ShowKeyIDs: g.showKeyIDs}.Text(fmt.Sprintf("scan: account %s: %v", a.Account.ID, a.Err)))
 		}
 		var ee *ExitError
 		if errors.As(scanErr, &ee) && ee.Code == ExitError1 && len(c.scan.Failed()) > 0 {

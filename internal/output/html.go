@@ -62,6 +62,7 @@ func RenderHTML(w io.Writer, r Report, o Options) error {
 		"day": day, "lastUsed": lastUsed, "daysLeft": DaysLeft, "status": Status,
 		"cred": func(f policy.Finding) string { return o.credential(f.Kind, f.KeyID, f.KeySlot) },
 		"key":  o.key,
+		"text": o.Text,
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}).Parse(reportTemplate)
 	if err != nil {
