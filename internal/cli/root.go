@@ -149,6 +149,11 @@ func withFormats(cmd *cobra.Command, fs ...output.Format) *cobra.Command {
 		cmd.Annotations = map[string]string{}
 	}
 	cmd.Annotations[formatsAnnotation] = strings.Join(names, ",")
+	long := cmd.Long
+	if long == "" {
+		long = cmd.Short
+	}
+	cmd.Long = strings.TrimRight(long, "\n") + "\n\nOutput formats (-o): " + strings.Join(names, ", ")
 	return cmd
 }
 

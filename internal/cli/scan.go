@@ -104,7 +104,7 @@ func loadConfig(g *globals) (*config.Config, error) {
 	if err != nil {
 		var p *config.Problems
 		if errors.As(err, &p) {
-			return nil, fmt.Errorf("configuration in %s is invalid (run keywarden config validate):\n%w", g.configDir, err)
+			return nil, &ExitError{Code: ExitUsage, Msg: fmt.Sprintf("keywarden: configuration in %s is invalid (run keywarden config validate):\n%v", g.configDir, err)}
 		}
 		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
 	}
