@@ -45,13 +45,13 @@ checks. It exits 1 only when there is an error.`,
 				configSummary(w, cfg)
 			}
 			if len(probs) > 0 {
-				return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("%s: %d problem(s) found", dir, len(probs))}
+				return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("%s: %s found", dir, output.Count(len(probs), "problem"))}
 			}
 			switch n := len(cfg.Warnings); n {
 			case 0:
 				fmt.Fprintf(w, "%s: configuration is valid\n", dir)
 			default:
-				fmt.Fprintf(w, "%s: configuration is valid, with %d warning(s)\n", dir, n)
+				fmt.Fprintf(w, "%s: configuration is valid, with %s\n", dir, output.Count(n, "warning"))
 			}
 			return nil
 		},

@@ -220,3 +220,28 @@ func TestKeyIDsMaskedEverywhere(t *testing.T) {
 		t.Errorf("journal --show-key-ids shows no full key ID:\n%s", r.stdout)
 	}
 }
+
+// TestWebViewHonest: serve's web view (like issues export -o html) shows a
+// remediated issue as remediated, not as a violation, one row per credential,
+// with the account's name and its users with issues.
+func TestWebViewHonest(t *testing.T) {
+	w := contractWorld(t) // bob's key (issue 3) remediated
+	d := startServe(t, w, &fakeClock{now: asOf, limited: true}, "--schedule", "0 10 * * *")
+	code, page := get(t, d.url+"/")
+	if code != 200 {
+		t.Fatalf("web view: %d", code)
+	}
+	for _, want := range []string{
+		`id="total-violations">5<`, `id="total-remediated">1<`,
+		`<td>bob</td><td>AKIA…0001</td><td>user_inactivekeys</td><td><span class="badge remediated">remediated</span>`,
+		`<td>alice</td><td>AKIA…OLD1</td><td>user_inactivekeys<br>user_keysrotation</td>`,
+		`<td>111111111111</td><td>alpha</td><td class="num">7</td>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("web view lacks %s", want)
+		}
+	}
+	if strings.Count(page, "<td>alice</td><td>AKIA…OLD1</td>") != 2 { // the findings table and the oldest violations
+		t.Errorf("alice's old key is not one row per credential in the findings table")
+	}
+}

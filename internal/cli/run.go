@@ -380,10 +380,10 @@ func writeRunSummary(g *globals, sum *RunSummary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "run\t%s in %s (as of %s)%s\n", sum.Result, sum.Duration, sum.AsOf.Format(time.RFC3339), map[bool]string{true: ", dry run", false: ""}[sum.DryRun])
 	fmt.Fprintf(tw, "steps\t%s\n", strings.Join(sum.Steps, ", "))
-	fmt.Fprintf(tw, "accounts\t%d (%d users, %d AWS API calls)\n", sum.Accounts, sum.Users, sum.APICalls)
+	fmt.Fprintf(tw, "accounts\t%d (%s, %d AWS API calls)\n", sum.Accounts, output.Count(sum.Users, "user"), sum.APICalls)
 	for _, k := range policy.Kinds {
 		if m := sum.Findings[k]; m != nil {
-			fmt.Fprintf(tw, "%s\t%d violations, %d warnings, %d whitelisted\n", k, m["violation"], m["warning"], m["whitelisted"])
+			fmt.Fprintf(tw, "%s\t%s, %s, %d whitelisted\n", k, output.Count(m["violation"], "violation"), output.Count(m["warning"], "warning"), m["whitelisted"])
 		}
 	}
 	fmt.Fprintf(tw, "issues\t%d new, %d updated, %d resolved\n", sum.Issues.New, sum.Issues.Updated, sum.Issues.Resolved)

@@ -459,8 +459,8 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 			kept += len(a.Changes.Kept)
 		}
 	}
-	fmt.Fprintf(w, "scanned %d account(s), %d users as of %s: %d violations, %d warnings, %d whitelisted",
-		len(res.Accounts), users, res.AsOf.Format(time.RFC3339), viol, warn, white)
+	fmt.Fprintf(w, "scanned %d account(s), %s as of %s: %s, %s, %d whitelisted",
+		len(res.Accounts), output.Count(users, "user"), res.AsOf.Format(time.RFC3339), output.Count(viol, "violation"), output.Count(warn, "warning"), white)
 	if tracked {
 		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
 		if kept > 0 {

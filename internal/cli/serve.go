@@ -446,7 +446,9 @@ func (d *daemon) index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer st.Close()
-	list, err := st.List(r.Context(), issues.Filter{Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
+	// Every issue: the live ones, and the remediated and resolved ones
+	// shown as such (never counted as violations).
+	list, err := st.List(r.Context(), issues.Filter{})
 	if err != nil {
 		http.Error(w, "issue store: "+err.Error(), http.StatusServiceUnavailable)
 		return

@@ -103,13 +103,13 @@ func DaysLeft(n int, stage policy.Stage) string {
 	case stage == policy.Violation && n == 0:
 		return "expired today"
 	case stage == policy.Violation:
-		return fmt.Sprintf("%d days over", -n)
+		return Count(-n, "day") + " over"
 	case n == 0:
 		return "expires today"
 	case n == 1:
 		return "expires in 1 day"
 	}
-	return fmt.Sprintf("expires in %d days", n)
+	return "expires in " + Count(n, "day")
 }
 
 // findingJSON is the machine form of a finding (schema version 1).
@@ -308,8 +308,8 @@ func Issue(w io.Writer, is issues.Issue, o Options) error {
 		lu = "never"
 	}
 	row("Last used", lu)
-	row("Threshold", fmt.Sprintf("%d days", is.LimitDays))
-	row("Age", fmt.Sprintf("%d days", is.AgeDays))
+	row("Threshold", Count(is.LimitDays, "day"))
+	row("Age", Count(is.AgeDays, "day"))
 	if !is.Status.Closed() {
 		row("Deadline", day(is.Deadline)+" ("+DaysLeft(is.DaysLeft, is.Stage)+")")
 	}
@@ -337,4 +337,13 @@ func (o Options) Text(s string) string {
 		return s
 	}
 	return MaskText(s)
+}
+
+// Count says n things in English: "1 warning", "2 warnings", "0 days".
+// Nouns that do not take an s ("whitelisted") are left as they are.
+func Count(n int, noun string) string {
+	if n == 1 || strings.HasSuffix(noun, "ed") {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
