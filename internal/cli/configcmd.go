@@ -72,8 +72,8 @@ func configSummary(w io.Writer, cfg *config.Config) {
 		case !s.Enabled:
 			fmt.Fprintf(w, "%-24s disabled\n", k)
 		default:
-			fmt.Fprintf(w, "%-24s enabled: limit %d days, warning %d days before, reporting %v, remediation %v\n",
-				k, s.LimitDays, s.WarningDays, s.Reporting, s.Remediation)
+			fmt.Fprintf(w, "%-24s enabled: limit %s, warning %s before, reporting %v, remediation %v\n",
+				k, output.Count(s.LimitDays, "day"), output.Count(s.WarningDays, "day"), s.Reporting, s.Remediation)
 		}
 	}
 	fmt.Fprintf(w, "accounts: %d configured\n", len(cfg.AWS.Accounts))
