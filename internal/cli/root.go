@@ -388,14 +388,16 @@ func Run(ctx context.Context, env Env, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
+	// Errors are output too: key IDs in them are masked unless --show-key-ids.
+	text := output.Options{ShowKeyIDs: g.showKeyIDs}.Text
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Msg != "" {
-			fmt.Fprintln(env.Stderr, ee.Msg)
+			fmt.Fprintln(env.Stderr, text(ee.Msg))
 		}
 		return ee.Code
 	}
-	fmt.Fprintln(env.Stderr, "keywarden: "+strings.TrimSpace(err.Error()))
+	fmt.Fprintln(env.Stderr, text("keywarden: "+strings.TrimSpace(err.Error())))
 	return ExitError1
 }
 
