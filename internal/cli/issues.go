@@ -28,7 +28,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if kind != "" && !policy.Kind(kind).Valid() {
-				return fmt.Errorf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", kind)
+				return usageError(fmt.Sprintf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", kind))
 			}
 			opts, err := g.outputOptions(g.env.Now())
 			if err != nil {
@@ -61,7 +61,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil || id <= 0 {
-				return fmt.Errorf("issue ID %q: want a positive number (see keywarden issues list)", args[0])
+				return usageError(fmt.Sprintf("issue ID %q: want a positive number (see keywarden issues list)", args[0]))
 			}
 			opts, err := g.outputOptions(g.env.Now())
 			if err != nil {

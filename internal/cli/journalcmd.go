@@ -57,7 +57,7 @@ A rollback (reactivate_key) shows the end of its hold.`,
 				for _, s := range strings.Split(states, ",") {
 					st := remediate.State(strings.TrimSpace(s))
 					if !st.Valid() {
-						return fmt.Errorf("--state %q: use %s, comma-separated", s, stateNames())
+						return usageError(fmt.Sprintf("--state %q: use %s, comma-separated", s, stateNames()))
 					}
 					f.States = append(f.States, st)
 				}
@@ -107,7 +107,7 @@ func parseTimeFlag(name, s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("%s %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", name, s)
+	return time.Time{}, usageError(fmt.Sprintf("%s %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", name, s))
 }
 
 type actionJSON struct {

@@ -60,7 +60,7 @@ keywarden's scenario suite makes is allowed, and every allowed action is used.`,
 			}
 			d, err := iampolicy.For(r, o)
 			if err != nil {
-				return fmt.Errorf("--role %q: use audit, remediation or runner", role)
+				return usageError(fmt.Sprintf("--role %q: use audit, remediation or runner", role))
 			}
 			_, err = g.env.Stdout.Write(d.JSON())
 			return err

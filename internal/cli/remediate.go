@@ -229,7 +229,7 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	explicit := map[policy.Kind]bool{}
 	for _, k := range f.kinds {
 		if !policy.Kind(k).Valid() {
-			return fmt.Errorf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k)
+			return usageError(fmt.Sprintf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k))
 		}
 		explicit[policy.Kind(k)] = true
 	}

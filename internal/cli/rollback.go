@@ -73,7 +73,7 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 		return errors.New("name what to roll back with exactly one of --action ID, --issue ID or --since TIME (see keywarden journal)")
 	}
 	if f.hold < 0 || f.hold > policy.MaxDays {
-		return fmt.Errorf("--hold %d: use 0 (no hold) to %d days", f.hold, policy.MaxDays)
+		return usageError(fmt.Sprintf("--hold %d: use 0 (no hold) to %d days", f.hold, policy.MaxDays))
 	}
 	filter := remediate.ActionFilter{ID: f.action}
 	if f.action == 0 {

@@ -346,12 +346,36 @@ func checkSubcommands(cmd *cobra.Command) {
 // logLevels are the values of --log-level.
 var logLevels = []string{"debug", "info", "warn", "error"}
 
+// logLevelFor is the level a common other name means (verbose: debug).
+func logLevelFor(s string) string {
+	switch s = strings.ToLower(s); s {
+	case "verbose", "trace", "all":
+		return "debug"
+	case "warning":
+		return "warn"
+	case "err", "fatal", "quiet":
+		return "error"
+	case "information", "notice":
+		return "info"
+	}
+	for _, l := range logLevels {
+		if s != "" && strings.HasPrefix(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
 // checkInput refuses, before any command runs, a global flag value or a
 // common flag value (--account, --region) that cannot be right: a usage
 // error (exit code 2) saying what would be.
 func (g *globals) checkInput(cmd *cobra.Command) error {
 	if !slices.Contains(logLevels, strings.ToLower(g.logLevel)) {
-		return usageError(fmt.Sprintf("--log-level %q: use %s", g.logLevel, strings.Join(logLevels, ", ")))
+		msg := fmt.Sprintf("--log-level %q: use %s", g.logLevel, strings.Join(logLevels, ", "))
+		if s := logLevelFor(g.logLevel); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return usageError(msg)
 	}
 	if _, err := g.retry(); err != nil {
 		return err
@@ -363,7 +387,15 @@ func (g *globals) checkInput(cmd *cobra.Command) error {
 		}
 		for _, id := range vals {
 			if !config.IsAccountID(id) {
-				return usageError(fmt.Sprintf("--account %q: an AWS account ID is 12 digits, such as 123456789012", id))
+				msg := fmt.Sprintf("--account %q: an AWS account ID is 12 digits, such as 123456789012", id)
+				if cfg, err := config.Load(g.configDir); err == nil {
+					for _, a := range cfg.AWS.Accounts {
+						if strings.EqualFold(a.Name, id) {
+							msg += fmt.Sprintf("; did you mean %s (%s in aws.accounts)?", a.ID, a.Name)
+						}
+					}
+				}
+				return usageError(msg)
 			}
 		}
 	}
@@ -413,7 +445,7 @@ func parseAsOf(s string, now func() time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("--as-of %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", s)
+	return time.Time{}, usageError(fmt.Sprintf("--as-of %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", s))
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

@@ -186,7 +186,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		return err
 	}
 	if f.failOn != "" && f.failOn != string(policy.Warning) && f.failOn != string(policy.Violation) {
-		return fmt.Errorf("--fail-on %q: use warning or violation", f.failOn)
+		return usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
 	}
 	opts, err := g.outputOptions(asOf)
 	if err != nil {
@@ -211,7 +211,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	}
 
 	if f.concurrency < 1 {
-		return fmt.Errorf("--concurrency %d: use 1 or more", f.concurrency)
+		return usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
 	}
 	filter := accounts.Filter{Include: cfg.AWS.Organization.Include, Exclude: cfg.AWS.Organization.Exclude}
 	if len(f.include) > 0 {
@@ -255,7 +255,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		case "live":
 			eng.Source = &inventory.LiveSource{Clients: sess.IAM}
 		default:
-			return fmt.Errorf("--source %q: use report or live", f.source)
+			return usageError(fmt.Sprintf("--source %q: use report or live", f.source))
 		}
 	}
 	if len(f.accounts) > 0 {
@@ -413,7 +413,7 @@ func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("--account %s: not in aws.accounts of config.json", id)
+			return nil, usageError(fmt.Sprintf("--account %s: not in aws.accounts of config.json", id))
 		}
 	}
 	return out, nil
@@ -515,7 +515,7 @@ func issueFilterStatuses(s string) ([]issues.Status, error) {
 		case issues.Open, issues.Resolved, issues.Remediated, issues.Whitelisted:
 			out = append(out, st)
 		default:
-			return nil, fmt.Errorf("--status %q: use open, whitelisted, resolved, remediated, live (open+whitelisted) or all, comma-separated", p)
+			return nil, usageError(fmt.Sprintf("--status %q: use open, whitelisted, resolved, remediated, live (open+whitelisted) or all, comma-separated", p))
 		}
 	}
 	return out, nil
