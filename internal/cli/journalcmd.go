@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -82,7 +84,7 @@ A rollback (reactivate_key) shows the end of its hold.`,
 			return renderJournal(g.env.Stdout, list, opts)
 		},
 	}
-	withFormats(cmd, output.Table, output.JSON)
+	withFormats(cmd, output.Table, output.JSON, output.CSV)
 	fl := cmd.Flags()
 	fl.Int64Var(&issueID, "issue", 0, "only actions on this issue")
 	fl.StringVar(&account, "account", "", "only this account ID")
@@ -136,6 +138,33 @@ func renderJournal(w io.Writer, list []remediate.Action, o output.Options) error
 			return ""
 		}
 		return t.UTC().Format(time.RFC3339)
+	}
+	if o.Format == output.CSV {
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"id", "op", "state", "account", "user", "key_id", "issues", "kinds", "reason", "before_status",
+			"before_last_used", "rollback_of", "hold_until", "started", "called", "finished", "note"})
+		for _, a := range list {
+			kinds := make([]string, len(a.Kinds))
+			for i, k := range a.Kinds {
+				kinds[i] = string(k)
+			}
+			key := ""
+			if a.KeyID != "" {
+				key = keyText(a.KeyID, o)
+			}
+			rb := ""
+			if a.RollbackOf != 0 {
+				rb = strconv.FormatInt(a.RollbackOf, 10)
+			}
+			row := append([]string{strconv.FormatInt(a.ID, 10)}, output.CSVText(string(a.Op), string(a.State), a.AccountID, a.UserName, key)...)
+			row = append(row, strings.ReplaceAll(idList(a.IssueIDs), ",", " "))
+			row = append(row, output.CSVText(strings.Join(kinds, " "), o.Text(a.Reason), a.BeforeStatus, ts(a.BeforeLastUsed))...)
+			row = append(row, rb)
+			row = append(row, output.CSVText(ts(a.HoldUntil), a.Started.UTC().Format(time.RFC3339), ts(a.Called), ts(a.Finished), o.Text(a.Note))...)
+			_ = cw.Write(row)
+		}
+		cw.Flush()
+		return cw.Error()
 	}
 	if o.Format != output.Table {
 		enc := json.NewEncoder(w)
