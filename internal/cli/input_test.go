@@ -81,6 +81,10 @@ func TestRemediateUnknownIssue(t *testing.T) {
 	if r := w.run("remediate", "--dry-run", "--issue", "3", "-o", "json"); r.code != 0 {
 		t.Errorf("remediate --issue 3 (exists): exit %d, stderr %q", r.code, r.stderr)
 	}
+	r = w.run("rollback", "--dry-run", "--issue", "9999", "-o", "json")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "--issue 9999: the issue does not exist") {
+		t.Errorf("rollback --issue 9999: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // TestReadingCommandsCreateNoStore: issues list, show, export and journal in

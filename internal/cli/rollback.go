@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -108,6 +109,11 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	}
 	if f.action != 0 && len(actions) == 0 {
 		return fmt.Errorf("action %d not found (see keywarden journal)", f.action)
+	}
+	if f.issue != 0 && len(actions) == 0 {
+		if _, err := s.store.Get(ctx, f.issue); errors.Is(err, issues.ErrNotFound) {
+			return usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", f.issue))
+		}
 	}
 	outs, err := s.exec.Rollback(ctx, actions)
 	outs = append(recon, outs...)
