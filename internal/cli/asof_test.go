@@ -56,7 +56,7 @@ func TestHugeThresholdsNeverFlagFreshKeys(t *testing.T) {
 	// One day more is refused, naming the key and the fix.
 	w.writeFile("config.json", strings.Replace(hugeConfig, `"inactive_criteria_days": 36500`, `"inactive_criteria_days": 999999`, 1))
 	r = w.run("scan", "--as-of", asOf.Format(time.RFC3339))
-	if r.code != 1 || !strings.Contains(r.stderr, `user_inactivekeys.inactive_criteria_days: 999999 is more than 36500 days (100 years); set at most 36500, or use "enabled": false to switch a check off`) {
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `user_inactivekeys.inactive_criteria_days: 999999 is more than 36500 days (100 years); set at most 36500, or use "enabled": false to switch a check off`) {
 		t.Errorf("999999 days: exit %d\n%s", r.code, r.stderr)
 	}
 }

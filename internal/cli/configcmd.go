@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -46,17 +47,18 @@ checks. It exits 1 only when there is an error.`,
 				configSummary(w, cfg)
 			}
 			if len(probs) > 0 {
-				return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("%s: %d problem(s) found", dir, len(probs))}
+				return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("%s: %s found", dir, output.Count(len(probs), "problem"))}
 			}
 			switch n := len(cfg.Warnings); n {
 			case 0:
 				fmt.Fprintf(w, "%s: configuration is valid\n", dir)
 			default:
-				fmt.Fprintf(w, "%s: configuration is valid, with %d warning(s)\n", dir, n)
+				fmt.Fprintf(w, "%s: configuration is valid, with %s\n", dir, output.Count(n, "warning"))
 			}
 			return nil
 		},
 	}
+	withFormats(validate, output.Table)
 	cmd.AddCommand(validate)
 	return cmd
 }
@@ -72,8 +74,8 @@ func configSummary(w io.Writer, cfg *config.Config) {
 		case !s.Enabled:
 			fmt.Fprintf(w, "%-24s disabled\n", k)
 		default:
-			fmt.Fprintf(w, "%-24s enabled: limit %d days, warning %d days before, reporting %v, remediation %v\n",
-				k, s.LimitDays, s.WarningDays, s.Reporting, s.Remediation)
+			fmt.Fprintf(w, "%-24s enabled: limit %s, warning %s before, reporting %v, remediation %v\n",
+				k, output.Count(s.LimitDays, "day"), output.Count(s.WarningDays, "day"), s.Reporting, s.Remediation)
 		}
 	}
 	fmt.Fprintf(w, "accounts: %d configured\n", len(cfg.AWS.Accounts))

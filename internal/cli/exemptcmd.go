@@ -96,7 +96,7 @@ when the exemption ends.`,
 	fl.StringVar(&until, "until", "", "the end: a date (YYYY-MM-DD, the start of that day UTC) or an RFC 3339 time")
 	fl.StringVar(&owner, "owner", "", "who answers for the exemption (told when it ends)")
 	fl.StringVar(&reason, "reason", "", "why the credential is exempt")
-	return cmd
+	return withFormats(cmd, output.Table, output.JSON, output.CSV)
 }
 
 // flagName turns ValidateExemption's field names into the flags that set
@@ -140,7 +140,7 @@ expired as of now (--as-of on scan moves a scan's clock, not this list's).`,
 			return renderExemptions(g.env.Stdout, list, opts)
 		},
 	}
-	return cmd
+	return withFormats(cmd, output.Table, output.JSON, output.CSV)
 }
 
 func newExemptRemoveCmd(g *globals) *cobra.Command {
@@ -176,7 +176,7 @@ hold ends at its date.`,
 			return nil
 		},
 	}
-	return cmd
+	return withFormats(cmd, output.Table)
 }
 
 // openExemptStore opens the configured store for exempt add and remove.
@@ -247,7 +247,7 @@ func renderExemptions(w io.Writer, list []policy.Exemption, o output.Options) er
 			if r.Action != 0 {
 				action = strconv.FormatInt(r.Action, 10)
 			}
-			row := append([]string{id, r.Source, action}, output.TextCells(r.Account, r.Kind, r.Subject, r.Until, r.State, r.Owner, r.Reason, r.Created)...)
+			row := append([]string{id, r.Source, action}, output.CSVText(r.Account, r.Kind, r.Subject, r.Until, r.State, r.Owner, r.Reason, r.Created)...)
 			if err := cw.Write(row); err != nil {
 				return err
 			}

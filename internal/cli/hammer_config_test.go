@@ -159,7 +159,7 @@ func TestConfigValidateOrder(t *testing.T) {
 		`"rotation_criteria_days": "180"`, `"rotation_criteria_day": "180"`, 1)), 0o600)
 	os.WriteFile(filepath.Join(dir, "ticket_owners.json"), []byte(hammerTicketOwners), 0o600)
 	r = runIn(t, repoRoot, false, "config", "validate", dir)
-	if r.code != 1 || !strings.Contains(r.stderr, "2 problem(s) found") {
+	if r.code != 1 || !strings.Contains(r.stderr, "2 problems found") {
 		t.Fatalf("exit %d, stderr %q: want 1 and the count of errors", r.code, r.stderr)
 	}
 	lines := strings.Split(r.stdout, "\n")
@@ -193,7 +193,7 @@ func TestConfigValidateOrder(t *testing.T) {
 	os.WriteFile(filepath.Join(fixed, "config.json"), []byte(hammerStyleConfig), 0o600)
 	os.WriteFile(filepath.Join(fixed, "ticket_owners.json"), []byte(hammerTicketOwners), 0o600)
 	r = runIn(t, repoRoot, false, "config", "validate", fixed)
-	if r.code != 0 || !strings.Contains(r.stdout, "configuration is valid, with 1 warning(s)") || strings.Contains(r.stdout, "error: ") {
+	if r.code != 0 || !strings.Contains(r.stdout, "configuration is valid, with 1 warning\n") || strings.Contains(r.stdout, "error: ") {
 		t.Errorf("warnings only: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -31,7 +31,7 @@ func scanReport(res *engine.Result, cfg *config.Config, rules []policy.Rule) out
 // issuesReport shows the tracked (live) issues of the store as the HTML
 // report: the web view of serve and `issues export -o html`.
 func issuesReport(list []issues.Issue, cfg *config.Config, now time.Time) output.Report {
-	r := output.Report{Title: "keywarden: tracked issues", AsOf: now, Rules: cfg.Rules()}
+	r := output.Report{Title: "keywarden: tracked issues", AsOf: now, Rules: cfg.Rules(), Tracked: true}
 	seen := map[string]bool{}
 	for _, a := range cfg.AWS.Accounts {
 		seen[a.ID] = true
@@ -53,6 +53,14 @@ func issuesReport(list []issues.Issue, cfg *config.Config, now time.Time) output
 		}
 		if t, err := time.Parse(time.RFC3339, is.Details.LastUsed); err == nil {
 			f.LastUsed = &t
+		}
+		if is.Status.Closed() {
+			c := output.ClosedIssue{Finding: f, Status: string(is.Status), Reason: is.CloseReason}
+			if is.Closed != nil {
+				c.Closed = *is.Closed
+			}
+			r.Closed = append(r.Closed, c)
+			continue
 		}
 		r.Findings = append(r.Findings, f)
 	}

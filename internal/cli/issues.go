@@ -28,7 +28,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if kind != "" && !policy.Kind(kind).Valid() {
-				return fmt.Errorf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", kind)
+				return usageError(fmt.Sprintf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", kind))
 			}
 			opts, err := g.outputOptions(g.env.Now())
 			if err != nil {
@@ -50,6 +50,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			return output.Issues(g.env.Stdout, list, opts)
 		},
 	}
+	withFormats(list, output.Table, output.JSON, output.CSV)
 	list.Flags().StringVar(&status, "status", "live", "statuses: open, whitelisted, resolved, remediated (comma-separated), live or all")
 	list.Flags().StringVar(&kind, "kind", "", "only this kind")
 	list.Flags().StringVar(&account, "account", "", "only this account ID")
@@ -60,7 +61,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil || id <= 0 {
-				return fmt.Errorf("issue ID %q: want a positive number (see keywarden issues list)", args[0])
+				return usageError(fmt.Sprintf("issue ID %q: want a positive number (see keywarden issues list)", args[0]))
 			}
 			opts, err := g.outputOptions(g.env.Now())
 			if err != nil {
@@ -85,6 +86,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			return output.Issue(g.env.Stdout, *is, opts)
 		},
 	}
+	withFormats(show, output.Table, output.JSON, output.CSV)
 	cmd.AddCommand(list, show, newIssuesExportCmd(g))
 	return cmd
 }

@@ -69,6 +69,7 @@ func newIssuesExportCmd(g *globals) *cobra.Command {
 			return output.Issues(g.env.Stdout, list, opts)
 		},
 	}
+	withFormats(cmd, output.Table, output.JSON, output.CSV, output.HTML)
 	cmd.Flags().StringVar(&status, "status", "live", "statuses: open, whitelisted, resolved, remediated (comma-separated), live or all")
 	return cmd
 }

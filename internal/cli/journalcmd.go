@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -57,7 +59,7 @@ A rollback (reactivate_key) shows the end of its hold.`,
 				for _, s := range strings.Split(states, ",") {
 					st := remediate.State(strings.TrimSpace(s))
 					if !st.Valid() {
-						return fmt.Errorf("--state %q: use %s, comma-separated", s, stateNames())
+						return usageError(fmt.Sprintf("--state %q: use %s, comma-separated", s, stateNames()))
 					}
 					f.States = append(f.States, st)
 				}
@@ -82,6 +84,7 @@ A rollback (reactivate_key) shows the end of its hold.`,
 			return renderJournal(g.env.Stdout, list, opts)
 		},
 	}
+	withFormats(cmd, output.Table, output.JSON, output.CSV)
 	fl := cmd.Flags()
 	fl.Int64Var(&issueID, "issue", 0, "only actions on this issue")
 	fl.StringVar(&account, "account", "", "only this account ID")
@@ -106,7 +109,7 @@ func parseTimeFlag(name, s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("%s %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", name, s)
+	return time.Time{}, usageError(fmt.Sprintf("%s %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", name, s))
 }
 
 type actionJSON struct {
@@ -136,13 +139,40 @@ func renderJournal(w io.Writer, list []remediate.Action, o output.Options) error
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
+	if o.Format == output.CSV {
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"id", "op", "state", "account", "user", "key_id", "issues", "kinds", "reason", "before_status",
+			"before_last_used", "rollback_of", "hold_until", "started", "called", "finished", "note"})
+		for _, a := range list {
+			kinds := make([]string, len(a.Kinds))
+			for i, k := range a.Kinds {
+				kinds[i] = string(k)
+			}
+			key := ""
+			if a.KeyID != "" {
+				key = keyText(a.KeyID, o)
+			}
+			rb := ""
+			if a.RollbackOf != 0 {
+				rb = strconv.FormatInt(a.RollbackOf, 10)
+			}
+			row := append([]string{strconv.FormatInt(a.ID, 10)}, output.CSVText(string(a.Op), string(a.State), a.AccountID, a.UserName, key)...)
+			row = append(row, strings.ReplaceAll(idList(a.IssueIDs), ",", " "))
+			row = append(row, output.CSVText(strings.Join(kinds, " "), o.Text(a.Reason), a.BeforeStatus, ts(a.BeforeLastUsed))...)
+			row = append(row, rb)
+			row = append(row, output.CSVText(ts(a.HoldUntil), a.Started.UTC().Format(time.RFC3339), ts(a.Called), ts(a.Finished), o.Text(a.Note))...)
+			_ = cw.Write(row)
+		}
+		cw.Flush()
+		return cw.Error()
+	}
 	if o.Format != output.Table {
 		enc := json.NewEncoder(w)
 		for _, a := range list {
 			r := actionJSON{ID: a.ID, Op: string(a.Op), State: string(a.State), Account: a.AccountID, User: a.UserName,
-				Issues: a.IssueIDs, Reason: a.Reason, BeforeStatus: a.BeforeStatus, BeforeLastUsed: ts(a.BeforeLastUsed),
+				Issues: a.IssueIDs, Reason: o.Text(a.Reason), BeforeStatus: a.BeforeStatus, BeforeLastUsed: ts(a.BeforeLastUsed),
 				RollbackOf: a.RollbackOf, HoldUntil: ts(a.HoldUntil), Started: a.Started.UTC().Format(time.RFC3339), Called: ts(a.Called),
-				Finished: ts(a.Finished), Note: a.Note}
+				Finished: ts(a.Finished), Note: o.Text(a.Note)}
 			if a.KeyID != "" {
 				r.KeyID = keyText(a.KeyID, o)
 			}
@@ -174,7 +204,7 @@ func renderJournal(w io.Writer, list []remediate.Action, o output.Options) error
 			op += " (hold until " + a.HoldUntil.UTC().Format("2006-01-02") + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Started.UTC().Format(time.RFC3339), op, a.State,
-			a.AccountID, a.UserName, credText(a.Op, a.KeyID, o), idList(a.IssueIDs), a.BeforeStatus, lu, a.Note)
+			a.AccountID, a.UserName, credText(a.Op, a.KeyID, o), idList(a.IssueIDs), a.BeforeStatus, lu, o.Text(a.Note))
 	}
 	return tw.Flush()
 }

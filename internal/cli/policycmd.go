@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/output"
+
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
@@ -58,12 +60,13 @@ keywarden's scenario suite makes is allowed, and every allowed action is used.`,
 			}
 			d, err := iampolicy.For(r, o)
 			if err != nil {
-				return fmt.Errorf("--role %q: use audit, remediation or runner", role)
+				return usageError(fmt.Sprintf("--role %q: use audit, remediation or runner", role))
 			}
 			_, err = g.env.Stdout.Write(d.JSON())
 			return err
 		},
 	}
+	withFormats(cmd, output.JSON)
 	cmd.Flags().StringVar(&role, "role", "audit", "audit, remediation or runner")
 	cmd.Flags().BoolVar(&o.Remediation, "remediation", false, "include the remediation actions (audit role)")
 	cmd.Flags().StringVar(&o.RoleName, "role-name", config.DefaultRoleName, "member-account role the runner may assume (default: the roles of config.json)")

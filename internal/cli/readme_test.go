@@ -107,12 +107,12 @@ func TestConfigValidateCLI(t *testing.T) {
 			t.Errorf("validate output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stderr, "3 problem(s) found") {
+	if !strings.Contains(r.stderr, "3 problems found") {
 		t.Errorf("validate stderr: %s", r.stderr)
 	}
-	// scan refuses to run on it, naming the problem.
+	// scan refuses to run on it, naming the problem (exit 2: refused input).
 	s := runIn(t, repoRoot, false, "scan", "--config-dir", dir, "--credential-report", "examples/credential-report.csv", "--no-track")
-	if s.code != 1 || !strings.Contains(s.stderr, "rotation_criteria_days") {
+	if s.code != ExitUsage || !strings.Contains(s.stderr, "rotation_criteria_days") {
 		t.Errorf("scan on a broken config: %d %s", s.code, s.stderr)
 	}
 }

@@ -102,6 +102,7 @@ Acting is always on the present: --as-of without --dry-run is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRemediate(cmd.Context(), g, f) },
 	}
+	withFormats(cmd, output.Table, output.JSON)
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.asOf, "as-of", "", "with --dry-run: the plan as of this date (YYYY-MM-DD, UTC) or RFC 3339 time, i.e. what would be due then")
@@ -228,7 +229,7 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	explicit := map[policy.Kind]bool{}
 	for _, k := range f.kinds {
 		if !policy.Kind(k).Valid() {
-			return fmt.Errorf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k)
+			return usageError(fmt.Sprintf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k))
 		}
 		explicit[policy.Kind(k)] = true
 	}
@@ -245,6 +246,16 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	list, err := s.store.List(ctx, issues.Filter{Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
 	if err != nil {
 		return err
+	}
+	for _, id := range f.issueIDs {
+		if slices.ContainsFunc(list, func(is issues.Issue) bool { return is.ID == id }) {
+			continue
+		}
+		if _, err := s.store.Get(ctx, id); errors.Is(err, issues.ErrNotFound) {
+			return usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", id))
+		} else if err != nil {
+			return err
+		}
 	}
 	var sel []issues.Issue
 	for _, is := range list {
@@ -293,7 +304,7 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 	if err != nil {
 		return err
 	}
-	return finish(g.env.Stderr, outs, f.dryRun, "remediate")
+	return finish(g.env.Stderr, outs, f.dryRun, "remediate", s.opts)
 }
 
 // reportingChannels names the report channels the configuration turns on
@@ -429,7 +440,7 @@ func hidden(o *remediate.Outcome) bool {
 }
 
 // finish prints the summary and turns failures into exit code 1.
-func finish(w io.Writer, outs []remediate.Outcome, dryRun bool, what string) error {
+func finish(w io.Writer, outs []remediate.Outcome, dryRun bool, what string, opts output.Options) error {
 	counts := map[remediate.Result]int{}
 	var failures []string
 	overCap := map[string]bool{}
@@ -442,13 +453,13 @@ func finish(w io.Writer, outs []remediate.Outcome, dryRun bool, what string) err
 		}
 		if errors.Is(o.Err, remediate.ErrOverCap) {
 			if !overCap[o.Item.AccountID] {
-				failures = append(failures, "  "+o.Detail)
+				failures = append(failures, "  "+opts.Text(o.Detail))
 			}
 			overCap[o.Item.AccountID] = true
 			continue
 		}
 		if o.Failure() {
-			failures = append(failures, "  "+o.Item.AccountID+" "+o.Item.Credential()+": "+o.Detail)
+			failures = append(failures, "  "+opts.Text(o.Item.AccountID+" "+o.Item.Credential()+": "+o.Detail))
 		}
 	}
 	var parts []string
@@ -524,7 +535,7 @@ func renderOutcomes(w io.Writer, outs []remediate.Outcome, o output.Options) err
 		enc := json.NewEncoder(w)
 		for _, x := range shown {
 			r := outcomeJSON{Result: string(x.Result), Reason: reasonCode(x.Err), Account: x.Item.AccountID, User: x.Item.UserName,
-				Op: string(x.Item.Op), Issues: x.Item.IssueIDs(), Kinds: x.Item.Kinds(), ActionID: x.ActionID, Detail: x.Detail}
+				Op: string(x.Item.Op), Issues: x.Item.IssueIDs(), Kinds: x.Item.Kinds(), ActionID: x.ActionID, Detail: o.Text(x.Detail)}
 			if x.Item.KeyID != "" {
 				r.KeyID = keyText(x.Item.KeyID, o)
 			}
@@ -548,7 +559,7 @@ func renderOutcomes(w io.Writer, outs []remediate.Outcome, o output.Options) err
 			act = strconv.FormatInt(x.ActionID, 10)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Result, x.Item.AccountID, x.Item.UserName,
-			credText(x.Item.Op, x.Item.KeyID, o), idList(x.Item.IssueIDs()), act, x.Detail)
+			credText(x.Item.Op, x.Item.KeyID, o), idList(x.Item.IssueIDs()), act, o.Text(x.Detail))
 	}
 	return tw.Flush()
 }
@@ -593,7 +604,7 @@ func prompter(r io.Reader, w io.Writer, o output.Options) remediate.Confirm {
 		}
 		fmt.Fprintf(w, "[%d] %s%s of %s in account %s\n", n, verb, cred, it.UserName, it.AccountID)
 		if why := it.Why(); it.Op != remediate.OpReactivateKey && why != "" {
-			fmt.Fprintf(w, "    %s\n", why)
+			fmt.Fprintf(w, "    %s\n", o.Text(why))
 		}
 		for {
 			fmt.Fprint(w, "    proceed? [y]es / [n]o / [a]ll / [q]uit: ")

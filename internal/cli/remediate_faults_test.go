@@ -293,7 +293,7 @@ func TestRollbackHold(t *testing.T) {
 	w.scan(0, "-o", "json")
 	w.remediate(0, "--yes", "--kind", "user_inactivekeys")
 	for _, bad := range []string{"-1", "36501"} {
-		if rb := w.run("rollback", "--issue", "3", "--yes", "--hold", bad); rb.code != 1 || !strings.Contains(rb.stderr, "--hold "+bad+": use 0 (no hold) to 36500 days") {
+		if rb := w.run("rollback", "--issue", "3", "--yes", "--hold", bad); rb.code != ExitUsage || !strings.Contains(rb.stderr, "--hold "+bad+": use 0 (no hold) to 36500 days") {
 			t.Errorf("--hold %s: exit %d %s", bad, rb.code, rb.stderr)
 		}
 	}

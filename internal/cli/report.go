@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/output"
+
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
 	notifyjira "github.com/keywarden/keywarden/internal/notify/jira"
@@ -50,6 +52,7 @@ Exit status 1 when a notice failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runReport(cmd.Context(), g, f) },
 	}
+	withFormats(cmd, output.Table)
 	fl := cmd.Flags()
 	fl.StringVar(&f.asOf, "as-of", "", "report as of this date (YYYY-MM-DD, UTC) or RFC 3339 time (default now)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print every message instead of sending it; the store is not changed")

@@ -7,8 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
-
 	"github.com/keywarden/keywarden/internal/remediate"
 )
 
@@ -52,6 +53,7 @@ rollback names the user so that a new password can be created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRollback(cmd.Context(), g, f) },
 	}
+	withFormats(cmd, output.Table, output.JSON)
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.Int64Var(&f.action, "action", 0, "roll back this journal action")
@@ -73,7 +75,7 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 		return errors.New("name what to roll back with exactly one of --action ID, --issue ID or --since TIME (see keywarden journal)")
 	}
 	if f.hold < 0 || f.hold > policy.MaxDays {
-		return fmt.Errorf("--hold %d: use 0 (no hold) to %d days", f.hold, policy.MaxDays)
+		return usageError(fmt.Sprintf("--hold %d: use 0 (no hold) to %d days", f.hold, policy.MaxDays))
 	}
 	filter := remediate.ActionFilter{ID: f.action}
 	if f.action == 0 {
@@ -109,6 +111,11 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	if f.action != 0 && len(actions) == 0 {
 		return fmt.Errorf("action %d not found (see keywarden journal)", f.action)
 	}
+	if f.issue != 0 && len(actions) == 0 {
+		if _, err := s.store.Get(ctx, f.issue); errors.Is(err, issues.ErrNotFound) {
+			return usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", f.issue))
+		}
+	}
 	outs, err := s.exec.Rollback(ctx, actions)
 	outs = append(recon, outs...)
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
@@ -119,8 +126,8 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	}
 	for _, o := range outs {
 		if o.Result == remediate.CannotRestore {
-			fmt.Fprintln(g.env.Stderr, "keywarden: "+o.Detail)
+			fmt.Fprintln(g.env.Stderr, "keywarden: "+s.opts.Text(o.Detail))
 		}
 	}
-	return finish(g.env.Stderr, outs, f.dryRun, "rollback")
+	return finish(g.env.Stderr, outs, f.dryRun, "rollback", s.opts)
 }

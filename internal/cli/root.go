@@ -5,12 +5,15 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -126,9 +129,102 @@ func (g *globals) outputOptions(asOf time.Time) (output.Options, error) {
 	}
 	format, err := output.ParseFormat(f)
 	if err != nil {
-		return output.Options{}, fmt.Errorf("-o: %w", err)
+		return output.Options{}, usageError("-o: " + err.Error())
 	}
 	return output.Options{Format: format, ShowKeyIDs: g.showKeyIDs, AsOf: asOf}, nil
+}
+
+// formatsAnnotation is where a command declares the output formats it
+// writes (withFormats); resolveFormat enforces them for every command.
+const formatsAnnotation = "keywarden/formats"
+
+// withFormats declares the -o formats cmd supports, its default first
+// (used when the terminal default, table or json, is not among them).
+func withFormats(cmd *cobra.Command, fs ...output.Format) *cobra.Command {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[formatsAnnotation] = strings.Join(names, ",")
+	long := cmd.Long
+	if long == "" {
+		long = cmd.Short
+	}
+	cmd.Long = strings.TrimRight(long, "\n") + "\n\nOutput formats (-o): " + strings.Join(names, ", ")
+	return cmd
+}
+
+// declaredFormats is what cmd declared with withFormats (nil: no formatted
+// output, so -o is refused).
+func declaredFormats(cmd *cobra.Command) []output.Format {
+	var fs []output.Format
+	for _, n := range strings.Split(cmd.Annotations[formatsAnnotation], ",") {
+		if n != "" {
+			fs = append(fs, output.Format(n))
+		}
+	}
+	return fs
+}
+
+// formatByExt is the format --output's file extension names.
+var formatByExt = map[string]output.Format{
+	".html": output.HTML, ".htm": output.HTML, ".json": output.JSON, ".jsonl": output.JSON, ".ndjson": output.JSON,
+	".csv": output.CSV, ".txt": output.Table, ".asff": output.ASFF,
+}
+
+// resolveFormat settles the output format of cmd once, before it runs: -o
+// must be one cmd declares; without -o, --output's extension names it (or
+// the command refuses); else table on a terminal, json otherwise, or the
+// command's own default. Every refusal is a usage error listing what cmd
+// supports.
+func (g *globals) resolveFormat(cmd *cobra.Command) error {
+	supported := declaredFormats(cmd)
+	list := func() string {
+		names := make([]string, len(supported))
+		for i, f := range supported {
+			names[i] = string(f)
+		}
+		return strings.Join(names, ", ")
+	}
+	name := cmd.CommandPath()
+	if g.format != "" {
+		f, err := output.ParseFormat(g.format)
+		switch {
+		case len(supported) == 0:
+			return usageError(fmt.Sprintf("-o %s: %s writes no formatted output", g.format, name))
+		case err != nil || !slices.Contains(supported, f):
+			return usageError(fmt.Sprintf("-o %s: %s supports %s", g.format, name, list()))
+		}
+		g.format = string(f)
+		return nil
+	}
+	if len(supported) == 0 {
+		return nil
+	}
+	if g.outFile != "" {
+		ext := strings.ToLower(filepath.Ext(g.outFile))
+		f, ok := formatByExt[ext]
+		if !ok {
+			return usageError(fmt.Sprintf("--output %s: cannot tell the format from %q; add -o (%s supports %s)", g.outFile, ext, name, list()))
+		}
+		if !slices.Contains(supported, f) {
+			return usageError(fmt.Sprintf("--output %s: %s does not write %s; it supports %s", g.outFile, name, f, list()))
+		}
+		g.format = string(f)
+		return nil
+	}
+	f := output.JSON
+	if g.env.StdoutTTY {
+		f = output.Table
+	}
+	if !slices.Contains(supported, f) {
+		f = supported[0]
+	}
+	g.format = string(f)
+	return nil
 }
 
 // NewRoot builds the command tree.
@@ -180,7 +276,13 @@ passwords unused for too long, across one account or an AWS Organization,
 and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkInput(cmd); err != nil {
+				return err
+			}
+			if err := g.resolveFormat(cmd); err != nil {
+				return err
+			}
 			return g.openOutput()
 		},
 	}
@@ -194,7 +296,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configDir, "config-dir", defDir, "folder holding config.json, whitelist.json, ticket_owners.json (env KEYWARDEN_CONFIG_DIR)")
 	pf.StringVar(&g.db, "db", "", "SQLite issue store file (default: store.path of config.json, else keywarden.db)")
-	pf.StringVarP(&g.format, "format", "o", "", "output format: table, json (JSON lines), csv, or html (scan, issues export) (default: table on a terminal, json otherwise)")
+	pf.StringVarP(&g.format, "format", "o", "", "output format: table, json (JSON lines), csv, html or asff, as the command supports (see its help) (default: table on a terminal, json otherwise, or from --output's extension)")
 	pf.StringVar(&g.outFile, "output", "", "write the output to this file instead of stdout")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
@@ -206,7 +308,103 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
 		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g), newServeCmd(g),
 		newReportCmd(g), newExemptCmd(g))
+	root.Version = Version
+	root.SetVersionTemplate("keywarden {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err.Error()) })
+	checkSubcommands(root)
 	return root, g
+}
+
+// checkSubcommands makes every command that groups others (keywarden,
+// keywarden config, keywarden issues) refuse an unknown subcommand with a
+// suggestion and exit code 2, instead of printing its help and exiting 0.
+func checkSubcommands(cmd *cobra.Command) {
+	if !cmd.HasSubCommands() {
+		return
+	}
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if sug := c.SuggestionsFor(args[0]); len(sug) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", strings.Join(sug, `" or "`))
+		} else {
+			msg += fmt.Sprintf("; run '%s --help' for its commands", c.CommandPath())
+		}
+		return usageError(msg)
+	}
+	if !cmd.Runnable() {
+		cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	for _, sub := range cmd.Commands() {
+		checkSubcommands(sub)
+	}
+}
+
+// logLevels are the values of --log-level.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// logLevelFor is the level a common other name means (verbose: debug).
+func logLevelFor(s string) string {
+	switch s = strings.ToLower(s); s {
+	case "verbose", "trace", "all":
+		return "debug"
+	case "warning":
+		return "warn"
+	case "err", "fatal", "quiet":
+		return "error"
+	case "information", "notice":
+		return "info"
+	}
+	for _, l := range logLevels {
+		if s != "" && strings.HasPrefix(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// checkInput refuses, before any command runs, a global flag value or a
+// common flag value (--account, --region) that cannot be right: a usage
+// error (exit code 2) saying what would be.
+func (g *globals) checkInput(cmd *cobra.Command) error {
+	if !slices.Contains(logLevels, strings.ToLower(g.logLevel)) {
+		msg := fmt.Sprintf("--log-level %q: use %s", g.logLevel, strings.Join(logLevels, ", "))
+		if s := logLevelFor(g.logLevel); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return usageError(msg)
+	}
+	if _, err := g.retry(); err != nil {
+		return err
+	}
+	if fl := cmd.Flags().Lookup("account"); fl != nil && fl.Changed {
+		vals := []string{fl.Value.String()}
+		if sv, ok := fl.Value.(interface{ GetSlice() []string }); ok {
+			vals = sv.GetSlice()
+		}
+		for _, id := range vals {
+			if !config.IsAccountID(id) {
+				msg := fmt.Sprintf("--account %q: an AWS account ID is 12 digits, such as 123456789012", id)
+				if cfg, err := config.Load(g.configDir); err == nil {
+					for _, a := range cfg.AWS.Accounts {
+						if strings.EqualFold(a.Name, id) {
+							msg += fmt.Sprintf("; did you mean %s (%s in aws.accounts)?", a.ID, a.Name)
+						}
+					}
+				}
+				return usageError(msg)
+			}
+		}
+	}
+	if fl := cmd.Flags().Lookup("region"); fl != nil && fl.Changed {
+		if r := fl.Value.String(); !config.ValidRegion(r) {
+			return usageError(fmt.Sprintf("--region %q is not an AWS region; %s", r, config.RegionFix(r)))
+		}
+	}
+	return nil
 }
 
 // Run executes the command line and returns the process exit code. Errors
@@ -222,14 +420,16 @@ func Run(ctx context.Context, env Env, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
+	// Errors are output too: key IDs in them are masked unless --show-key-ids.
+	text := output.Options{ShowKeyIDs: g.showKeyIDs}.Text
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Msg != "" {
-			fmt.Fprintln(env.Stderr, ee.Msg)
+			fmt.Fprintln(env.Stderr, text(ee.Msg))
 		}
 		return ee.Code
 	}
-	fmt.Fprintln(env.Stderr, "keywarden: "+strings.TrimSpace(err.Error()))
+	fmt.Fprintln(env.Stderr, text("keywarden: "+strings.TrimSpace(err.Error())))
 	return ExitError1
 }
 
@@ -245,19 +445,25 @@ func parseAsOf(s string, now func() time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("--as-of %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", s)
+	return time.Time{}, usageError(fmt.Sprintf("--as-of %q: want a date like 2026-03-01 or a time like 2026-03-01T09:00:00Z", s))
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	return withFormats(&cobra.Command{
 		Use:   "version",
-		Short: "Print keywarden's version",
+		Short: "Print keywarden's version (also keywarden --version)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "keywarden", Version)
+			// Text unless -o json is asked for (or --output v.json).
+			if g.format == string(output.JSON) && (cmd.Flags().Changed("format") || g.outFile != "") {
+				return json.NewEncoder(g.env.Stdout).Encode(struct {
+					Version string `json:"version"`
+				}{Version})
+			}
+			_, err := fmt.Fprintln(g.env.Stdout, "keywarden", Version)
 			return err
 		},
-	}
+	}, output.Table, output.JSON)
 }
 
 // usageError is a refused flag value: exit code 2.

@@ -138,6 +138,7 @@ account or step failed (--allow-partial: only when nothing was scanned).
 			return nil
 		},
 	}
+	withFormats(cmd, output.Table, output.JSON)
 	fl := cmd.Flags()
 	fl.StringVar(&f.asOf, "as-of", "", "evaluate as of this date (YYYY-MM-DD, UTC) or RFC 3339 time (default now)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "track nothing, send nothing, change nothing; show what would be done")
@@ -209,7 +210,7 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCol
 		if errors.As(err, &ee) && ee.Msg != "" {
 			msg = strings.TrimSpace(strings.TrimPrefix(ee.Msg, "keywarden: "))
 		}
-		sum.Failures = append(sum.Failures, step+": "+msg)
+		sum.Failures = append(sum.Failures, output.Options{ShowKeyIDs: g.showKeyIDs}.Text(step+": "+msg))
 		g.logger().Error("run step failed", "step", step, "err", msg)
 	}
 
@@ -233,7 +234,7 @@ func runOnce(ctx context.Context, g *globals, f *runFlags) (*RunSummary, *runCol
 		// Failed accounts are listed one by one; the scan's own aggregate
 		// error says nothing more.
 		for _, a := range c.scan.Failed() {
-			sum.Failures = append(sum.Failures, fmt.Sprintf("scan: account %s: %v", a.Account.ID, a.Err))
+			sum.Failures = append(sum.Failures, output.Options{ShowKeyIDs: g.showKeyIDs}.Text(fmt.Sprintf("scan: account %s: %v", a.Account.ID, a.Err)))
 		}
 		var ee *ExitError
 		if errors.As(scanErr, &ee) && ee.Code == ExitError1 && len(c.scan.Failed()) > 0 {
@@ -379,10 +380,10 @@ func writeRunSummary(g *globals, sum *RunSummary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "run\t%s in %s (as of %s)%s\n", sum.Result, sum.Duration, sum.AsOf.Format(time.RFC3339), map[bool]string{true: ", dry run", false: ""}[sum.DryRun])
 	fmt.Fprintf(tw, "steps\t%s\n", strings.Join(sum.Steps, ", "))
-	fmt.Fprintf(tw, "accounts\t%d (%d users, %d AWS API calls)\n", sum.Accounts, sum.Users, sum.APICalls)
+	fmt.Fprintf(tw, "accounts\t%d (%s, %d AWS API calls)\n", sum.Accounts, output.Count(sum.Users, "user"), sum.APICalls)
 	for _, k := range policy.Kinds {
 		if m := sum.Findings[k]; m != nil {
-			fmt.Fprintf(tw, "%s\t%d violations, %d warnings, %d whitelisted\n", k, m["violation"], m["warning"], m["whitelisted"])
+			fmt.Fprintf(tw, "%s\t%s, %s, %d whitelisted\n", k, output.Count(m["violation"], "violation"), output.Count(m["warning"], "warning"), m["whitelisted"])
 		}
 	}
 	fmt.Fprintf(tw, "issues\t%d new, %d updated, %d resolved\n", sum.Issues.New, sum.Issues.Updated, sum.Issues.Resolved)

@@ -79,6 +79,7 @@ Sources:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runScan(cmd.Context(), g, f) },
 	}
+	withFormats(cmd, output.Table, output.JSON, output.CSV, output.HTML, output.ASFF)
 	fl := cmd.Flags()
 	fl.StringVar(&f.source, "source", "report", "AWS source: report (fast path) or live (exact path)")
 	fl.StringVar(&f.reportFile, "credential-report", "", "audit this credential report CSV instead of calling AWS")
@@ -110,7 +111,7 @@ func loadConfig(g *globals) (*config.Config, error) {
 	if err != nil {
 		var p *config.Problems
 		if errors.As(err, &p) {
-			return nil, fmt.Errorf("configuration in %s is invalid (run keywarden config validate):\n%w", g.configDir, err)
+			return nil, &ExitError{Code: ExitUsage, Msg: fmt.Sprintf("keywarden: configuration in %s is invalid (run keywarden config validate):\n%v", g.configDir, err)}
 		}
 		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
 	}
@@ -193,7 +194,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		return err
 	}
 	if f.failOn != "" && f.failOn != string(policy.Warning) && f.failOn != string(policy.Violation) {
-		return fmt.Errorf("--fail-on %q: use warning or violation", f.failOn)
+		return usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
 	}
 	opts, err := g.outputOptions(asOf)
 	if err != nil {
@@ -218,7 +219,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	}
 
 	if f.concurrency < 1 {
-		return fmt.Errorf("--concurrency %d: use 1 or more", f.concurrency)
+		return usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
 	}
 	switch {
 	case f.accountConcurrency < 0:
@@ -277,7 +278,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		case "live":
 			eng.Source = &inventory.LiveSource{Clients: sess.IAM, Concurrency: f.accountConcurrency}
 		default:
-			return fmt.Errorf("--source %q: use report or live", f.source)
+			return usageError(fmt.Sprintf("--source %q: use report or live", f.source))
 		}
 	}
 	if len(f.accounts) > 0 {
@@ -435,7 +436,7 @@ func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("--account %s: not in aws.accounts of config.json", id)
+			return nil, usageError(fmt.Sprintf("--account %s: not in aws.accounts of config.json", id))
 		}
 	}
 	return out, nil
@@ -481,8 +482,8 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 			kept += len(a.Changes.Kept)
 		}
 	}
-	fmt.Fprintf(w, "scanned %d account(s), %d users as of %s: %d violations, %d warnings, %d whitelisted",
-		len(res.Accounts), users, res.AsOf.Format(time.RFC3339), viol, warn, white)
+	fmt.Fprintf(w, "scanned %d account(s), %s as of %s: %s, %s, %d whitelisted",
+		len(res.Accounts), output.Count(users, "user"), res.AsOf.Format(time.RFC3339), output.Count(viol, "violation"), output.Count(warn, "warning"), white)
 	if tracked {
 		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
 		if kept > 0 {
@@ -590,7 +591,7 @@ func issueFilterStatuses(s string) ([]issues.Status, error) {
 		case issues.Open, issues.Resolved, issues.Remediated, issues.Whitelisted:
 			out = append(out, st)
 		default:
-			return nil, fmt.Errorf("--status %q: use open, whitelisted, resolved, remediated, live (open+whitelisted) or all, comma-separated", p)
+			return nil, usageError(fmt.Sprintf("--status %q: use open, whitelisted, resolved, remediated, live (open+whitelisted) or all, comma-separated", p))
 		}
 	}
 	return out, nil

@@ -230,7 +230,7 @@ func TestFailOn(t *testing.T) {
 	w.srv.AddAccount(seedAlpha())
 	w.scan(3, "-o", "json", "--no-track", "--fail-on", "violation")
 	w.scan(3, "-o", "json", "--no-track", "--fail-on", "warning")
-	if r := w.run("scan", "--fail-on", "sometimes"); r.code != 1 || !strings.Contains(r.stderr, "use warning or violation") {
+	if r := w.run("scan", "--fail-on", "sometimes"); r.code != ExitUsage || !strings.Contains(r.stderr, "use warning or violation") {
 		t.Errorf("bad --fail-on: %d %s", r.code, r.stderr)
 	}
 	// Only a whitelisted violation and a warning: --fail-on violation passes.

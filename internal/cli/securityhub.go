@@ -54,8 +54,16 @@ func (t *securityHubTarget) options(asOf time.Time, show bool) output.ASFFOption
 	return output.ASFFOptions{Region: t.region, Account: t.account, Partition: t.partition, AsOf: asOf, ShowKeyIDs: show}
 }
 
+// importOptions are options for the findings sent to Security Hub: their
+// identifiers keep the real key IDs.
+func (t *securityHubTarget) importOptions(asOf time.Time, show bool) output.ASFFOptions {
+	o := t.options(asOf, show)
+	o.Import = true
+	return o
+}
+
 func (t *securityHubTarget) importFindings(ctx context.Context, g *globals, fs []policy.Finding, asOf time.Time, show bool) error {
-	res, err := hub.Import(ctx, shsdk.NewFromConfig(t.aws), output.ToASFF(fs, t.options(asOf, show)))
+	res, err := hub.Import(ctx, shsdk.NewFromConfig(t.aws), output.ToASFF(fs, t.importOptions(asOf, show)))
 	fmt.Fprintf(g.env.Stderr, "security hub: %d finding(s) imported into %s/%s", res.Imported, t.account, t.region)
 	if res.Failed > 0 {
 		fmt.Fprintf(g.env.Stderr, ", %d failed", res.Failed)

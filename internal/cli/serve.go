@@ -131,7 +131,7 @@ func (d *daemon) config() *config.Config {
 func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	sched, err := cron.ParseStandard(f.schedule)
 	if err != nil {
-		return fmt.Errorf("--schedule %q: %w (use 5 fields: minute hour day-of-month month day-of-week, e.g. \"0 10 * * *\")", f.schedule, err)
+		return usageError(fmt.Sprintf("--schedule %q: %v (use 5 fields: minute hour day-of-month month day-of-week, e.g. \"0 10 * * *\")", f.schedule, err))
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
@@ -224,7 +224,7 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 // the run lock's lease (past it, another runner may take the lock).
 func stuckBound(g *globals, f *serveFlags) (time.Duration, error) {
 	if f.stuckAfter < 0 {
-		return 0, fmt.Errorf("--stuck-after %s: use a positive duration such as 1h", f.stuckAfter)
+		return 0, usageError(fmt.Sprintf("--stuck-after %s: use a positive duration such as 1h", f.stuckAfter))
 	}
 	if f.stuckAfter > 0 {
 		return f.stuckAfter, nil
@@ -446,7 +446,9 @@ func (d *daemon) index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer st.Close()
-	list, err := st.List(r.Context(), issues.Filter{Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
+	// Every issue: the live ones, and the remediated and resolved ones
+	// shown as such (never counted as violations).
+	list, err := st.List(r.Context(), issues.Filter{})
 	if err != nil {
 		http.Error(w, "issue store: "+err.Error(), http.StatusServiceUnavailable)
 		return

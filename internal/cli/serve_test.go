@@ -269,7 +269,7 @@ func TestServeListenPolicy(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, ServeTokenEnv) {
 		t.Errorf("--allow-remote without a token: %d %s", r.code, r.stderr)
 	}
-	if r := w.run("serve", "--schedule", "every day"); r.code != 1 || !strings.Contains(r.stderr, "--schedule") {
+	if r := w.run("serve", "--schedule", "every day"); r.code != ExitUsage || !strings.Contains(r.stderr, "--schedule") {
 		t.Errorf("bad schedule: %d %s", r.code, r.stderr)
 	}
 }

@@ -2,7 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/issues"
@@ -46,7 +50,12 @@ func openReadingStore(ctx context.Context, g *globals, cfg *config.Config) (issu
 	if cfg.Store.Type == config.StoreDynamoDB {
 		return openIssueStore(ctx, g, cfg)
 	}
-	return sqlite.OpenReader(ctx, storePath(g, cfg))
+	// Reading never creates a store: a missing file is said, not made.
+	path := storePath(g, cfg)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !strings.HasPrefix(path, "file:") && path != ":memory:" {
+		return nil, fmt.Errorf("no issue store at %s: run keywarden scan here first, or point --db (or store.path in config.json) at the store", path)
+	}
+	return sqlite.OpenReader(ctx, path)
 }
 
 // reportStore is what report works on: the issues and their notification

@@ -263,7 +263,7 @@ func (l *loader) aws(v *jvalue) {
 		key := joinKey("aws", m.key)
 		switch m.key {
 		case "region":
-			if s, ok := l.str(f, key, m.val); ok {
+			if s, ok := l.str(f, key, m.val); ok && l.region(f, key, s) {
 				l.cfg.AWS.Region = s
 			}
 		case "role_name":
@@ -344,7 +344,7 @@ func (l *loader) store(v *jvalue) {
 				l.cfg.Store.Path = s
 			}
 		case "region":
-			if s, ok := l.str(f, key, m.val); ok {
+			if s, ok := l.str(f, key, m.val); ok && l.region(f, key, s) {
 				l.cfg.Store.Region = s
 			}
 		case "endpoint":

@@ -109,14 +109,14 @@ func (n *Notice) Problem() string {
 	is := &n.Issue
 	switch is.Kind {
 	case policy.KeysRotation:
-		return fmt.Sprintf("created %d days ago (rotate every %d days)", is.AgeDays, is.LimitDays)
+		return fmt.Sprintf("created %s ago (rotate every %s)", output.Count(is.AgeDays, "day"), output.Count(is.LimitDays, "day"))
 	case policy.InactiveKeys, policy.InactivePasswords:
 		if is.Details.LastUsed == "" {
-			return fmt.Sprintf("never used, created %d days ago (limit %d days unused)", is.AgeDays, is.LimitDays)
+			return fmt.Sprintf("never used, created %s ago (limit %s unused)", output.Count(is.AgeDays, "day"), output.Count(is.LimitDays, "day"))
 		}
-		return fmt.Sprintf("unused for %d days (limit %d)", is.AgeDays, is.LimitDays)
+		return fmt.Sprintf("unused for %s (limit %d)", output.Count(is.AgeDays, "day"), is.LimitDays)
 	}
-	return fmt.Sprintf("%d days old (limit %d)", is.AgeDays, is.LimitDays)
+	return fmt.Sprintf("%s old (limit %d)", output.Count(is.AgeDays, "day"), is.LimitDays)
 }
 
 // Deadline says when the limit is (was) reached: "expires in 5 days

@@ -18,7 +18,11 @@ type ASFFOptions struct {
 	// product ARN: arn:<partition>:securityhub:<region>:<account>:product/<account>/default).
 	Region, Account, Partition string
 	AsOf                       time.Time
-	ShowKeyIDs                 bool
+	// ShowKeyIDs prints access key IDs in full; otherwise they are masked in
+	// every field (-o asff), except the identifiers of findings imported
+	// into Security Hub (Import), which must stay distinct and stable.
+	ShowKeyIDs bool
+	Import     bool
 }
 
 // Finding is one AWS Security Finding Format record (the subset keywarden
@@ -98,7 +102,10 @@ func ToASFF(fs []policy.Finding, o ASFFOptions) []Finding {
 		if acct == "" {
 			acct = f.AccountID
 		}
-		subject := f.Subject()
+		subject, resourceID := f.Subject(), f.KeyID
+		if !o.ShowKeyIDs && !o.Import {
+			subject, resourceID = MaskText(subject), MaskKeyID(resourceID)
+		}
 		a := Finding{
 			SchemaVersion: "2018-10-08",
 			Id:            fmt.Sprintf("keywarden/%s/%s/%s", f.AccountID, f.Kind, subject),
@@ -124,7 +131,7 @@ func ToASFF(fs []policy.Finding, o ASFFOptions) []Finding {
 		switch {
 		case f.Whitelisted():
 			a.Severity.Label, a.Compliance.Status, a.Workflow.Status = "INFORMATIONAL", "WARNING", "SUPPRESSED"
-			a.ProductFields["keywarden/Exemption"] = f.Exemption
+			a.ProductFields["keywarden/Exemption"] = Options{ShowKeyIDs: o.ShowKeyIDs}.Text(f.Exemption)
 		case f.Stage == policy.Violation:
 			a.Severity.Label, a.Compliance.Status, a.Workflow.Status = "MEDIUM", "FAILED", "NEW"
 			if f.AgeDays > 2*f.LimitDays {
@@ -159,7 +166,7 @@ func ToASFF(fs []policy.Finding, o ASFFOptions) []Finding {
 			a.Resources = []asffResource{{Type: "AwsIamUser", Id: userARN, Partition: part, Region: o.Region,
 				Details: mustJSON(map[string]any{"AwsIamUser": map[string]any{"UserName": f.UserName}})}}
 		} else {
-			a.Resources = []asffResource{{Type: "AwsIamAccessKey", Id: f.KeyID, Partition: part, Region: o.Region,
+			a.Resources = []asffResource{{Type: "AwsIamAccessKey", Id: resourceID, Partition: part, Region: o.Region,
 				Details: mustJSON(map[string]any{"AwsIamAccessKey": map[string]any{
 					"UserName": f.UserName, "Status": "Active", "CreatedAt": f.Created.UTC().Format(time.RFC3339),
 					"PrincipalName": f.UserName, "PrincipalType": "IAMUser", "AccountId": f.AccountID}})}}

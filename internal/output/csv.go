@@ -68,6 +68,6 @@ func (o Options) issueCSV(j issueJSON) []string {
 	return append(row, text(j.Detected, j.Updated, j.Closed, j.CloseReason)...)
 }
 
-// TextCells neutralises every cell of a row of text cells, for the CSV of
-// other commands (keywarden exempt list).
-func TextCells(cells ...string) []string { return text(cells...) }
+// CSVText neutralises every cell of a row of text cells, for commands that
+// write their own CSV rows (journal, exempt list).
+func CSVText(cells ...string) []string { return text(cells...) }

@@ -42,6 +42,15 @@ type ReportRun struct {
 	Failures string
 }
 
+// ClosedIssue is a tracked issue keywarden remediated or that resolved
+// itself: shown as such, never counted as a violation.
+type ClosedIssue struct {
+	Finding policy.Finding
+	Status  string // remediated or resolved
+	Closed  time.Time
+	Reason  string
+}
+
 // Report is everything the HTML report shows.
 type Report struct {
 	Title    string
@@ -52,6 +61,25 @@ type Report struct {
 	Ages     *policy.AgeHistogram
 	Actions  []ReportAction
 	Runs     []ReportRun
+	// Tracked: the report shows the issue store, not a scan: one row per
+	// credential (its kinds together), Closed issues in their own section,
+	// and the accounts' users are those with tracked issues.
+	Tracked bool
+	Closed  []ClosedIssue
+}
+
+// credRow is one row of the findings table: one credential (tracked view)
+// or one finding (scan), with its kinds.
+type credRow struct {
+	AccountID, UserName, Cred string
+	LastUsed                  *time.Time
+	Kinds                     []policy.Finding
+}
+
+// closedRow is one credential of the closed issues section.
+type closedRow struct {
+	AccountID, UserName, Cred string
+	Kinds                     []ClosedIssue
 }
 
 // RenderHTML renders a self-contained HTML report: no external requests (inline
@@ -60,9 +88,11 @@ type Report struct {
 func RenderHTML(w io.Writer, r Report, o Options) error {
 	t, err := template.New("report").Funcs(template.FuncMap{
 		"day": day, "lastUsed": lastUsed, "daysLeft": DaysLeft, "status": Status,
-		"cred": func(f policy.Finding) string { return o.credential(f.Kind, f.KeyID, f.KeySlot) },
-		"key":  o.key,
-		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"cred":  func(f policy.Finding) string { return o.credential(f.Kind, f.KeyID, f.KeySlot) },
+		"count": Count,
+		"key":   o.key,
+		"text":  o.Text,
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}).Parse(reportTemplate)
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
@@ -73,6 +103,7 @@ func RenderHTML(w io.Writer, r Report, o Options) error {
 type kindTotals struct {
 	Kind                                   policy.Kind
 	Violations, Warnings, Whitelisted, All int
+	Remediated, Resolved                   int
 }
 
 type accountView struct {
@@ -128,6 +159,8 @@ type view struct {
 	Charts     []chartView
 	Generated  string
 	FailedAccs int
+	Rows       []credRow
+	ClosedRows []closedRow
 }
 
 func buildView(r Report) view {
@@ -183,6 +216,52 @@ func buildView(r Report) view {
 			weekUsers[wk][f.UserName] = true
 		}
 	}
+	users := map[string]map[string]bool{} // tracked view: users with issues, by account
+	rowOf := map[string]int{}
+	for _, f := range r.Findings {
+		key := credKey(f)
+		if !r.Tracked {
+			key += "\x00" + string(f.Kind)
+		}
+		i, ok := rowOf[key]
+		if !ok {
+			i = len(v.Rows)
+			rowOf[key] = i
+			v.Rows = append(v.Rows, credRow{AccountID: f.AccountID, UserName: f.UserName, LastUsed: f.LastUsed})
+		}
+		v.Rows[i].Kinds = append(v.Rows[i].Kinds, f)
+		if users[f.AccountID] == nil {
+			users[f.AccountID] = map[string]bool{}
+		}
+		users[f.AccountID][f.UserName] = true
+	}
+	closedOf := map[string]int{}
+	for _, c := range r.Closed {
+		f := c.Finding
+		if kt := byKind[f.Kind]; kt != nil {
+			if c.Status == "remediated" {
+				kt.Remediated++
+			} else {
+				kt.Resolved++
+			}
+		}
+		if byAcct[f.AccountID] == nil {
+			byAcct[f.AccountID] = &accountView{ReportAccount: ReportAccount{ID: f.AccountID}}
+			v.Accounts = append(v.Accounts, byAcct[f.AccountID].ReportAccount)
+		}
+		key := credKey(f) + "\x00" + c.Status
+		i, ok := closedOf[key]
+		if !ok {
+			i = len(v.ClosedRows)
+			closedOf[key] = i
+			v.ClosedRows = append(v.ClosedRows, closedRow{AccountID: f.AccountID, UserName: f.UserName})
+		}
+		v.ClosedRows[i].Kinds = append(v.ClosedRows[i].Kinds, c)
+		if users[f.AccountID] == nil {
+			users[f.AccountID] = map[string]bool{}
+		}
+		users[f.AccountID][f.UserName] = true
+	}
 	for _, k := range policy.Kinds {
 		t := *byKind[k]
 		v.Totals = append(v.Totals, t)
@@ -190,11 +269,28 @@ func buildView(r Report) view {
 		v.Grand.Warnings += t.Warnings
 		v.Grand.Whitelisted += t.Whitelisted
 		v.Grand.All += t.All
+		v.Grand.Remediated += t.Remediated
+		v.Grand.Resolved += t.Resolved
 	}
 	for _, a := range v.Accounts {
-		v.AccountsV = append(v.AccountsV, *byAcct[a.ID])
+		av := *byAcct[a.ID]
+		if r.Tracked {
+			av.Users = len(users[a.ID])
+		}
+		v.AccountsV = append(v.AccountsV, av)
 	}
 	sort.SliceStable(viol, func(i, j int) bool { return viol[i].Deadline.Before(viol[j].Deadline) })
+	if r.Tracked { // one row per credential: its oldest violation
+		seen := map[string]bool{}
+		uniq := viol[:0]
+		for _, f := range viol {
+			if k := credKey(f); !seen[k] {
+				seen[k] = true
+				uniq = append(uniq, f)
+			}
+		}
+		viol = uniq
+	}
 	if len(viol) > 20 {
 		viol = viol[:20]
 	}
@@ -217,6 +313,15 @@ func buildView(r Report) view {
 		}
 	}
 	return v
+}
+
+// credKey names the credential of a finding: its account, user and key (or
+// password).
+func credKey(f policy.Finding) string {
+	if f.Kind == policy.InactivePasswords {
+		return f.AccountID + "\x00" + f.UserName + "\x00password"
+	}
+	return f.AccountID + "\x00" + f.UserName + "\x00" + f.Subject()
 }
 
 func monday(t time.Time) time.Time {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -102,13 +103,13 @@ func DaysLeft(n int, stage policy.Stage) string {
 	case stage == policy.Violation && n == 0:
 		return "expired today"
 	case stage == policy.Violation:
-		return fmt.Sprintf("%d days over", -n)
+		return Count(-n, "day") + " over"
 	case n == 0:
 		return "expires today"
 	case n == 1:
 		return "expires in 1 day"
 	}
-	return fmt.Sprintf("expires in %d days", n)
+	return "expires in " + Count(n, "day")
 }
 
 // findingJSON is the machine form of a finding (schema version 1).
@@ -141,7 +142,7 @@ func iso(t time.Time) string {
 func (o Options) findingRecord(f policy.Finding) findingJSON {
 	j := findingJSON{
 		Account: f.AccountID, User: f.UserName, UserARN: f.UserARN, Kind: string(f.Kind),
-		KeySlot: f.KeySlot, Status: Status(f), Stage: string(f.Stage), Exemption: f.Exemption,
+		KeySlot: f.KeySlot, Status: Status(f), Stage: string(f.Stage), Exemption: o.Text(f.Exemption),
 		Created: iso(f.Created), AgeFrom: string(f.From), AgeDays: f.AgeDays, LimitDays: f.LimitDays,
 		DaysLeft: f.DaysLeft, Deadline: iso(f.Deadline),
 	}
@@ -179,7 +180,7 @@ func Findings(w io.Writer, fs []policy.Finding, o Options) error {
 	for _, f := range fs {
 		deadline := DaysLeft(f.DaysLeft, f.Stage)
 		if f.Whitelisted() {
-			deadline += " (" + f.Exemption + ")"
+			deadline += " (" + o.Text(f.Exemption) + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%dd\t%s\t%s\n", f.AccountID, f.UserName,
 			o.credential(f.Kind, f.KeyID, f.KeySlot), f.Kind, Status(f), f.AgeDays, lastUsed(f.LastUsed), deadline)
@@ -225,9 +226,9 @@ func (o Options) issueSubject(is issues.Issue) string {
 
 func (o Options) issueRecord(is issues.Issue) issueJSON {
 	j := issueJSON{ID: is.ID, Kind: string(is.Kind), Account: is.AccountID, Subject: o.issueSubject(is),
-		Status: string(is.Status), Stage: string(is.Stage), Exemption: is.Exemption, IssueDetails: is.Details,
+		Status: string(is.Status), Stage: string(is.Stage), Exemption: o.Text(is.Exemption), IssueDetails: is.Details,
 		AgeDays: is.AgeDays, LimitDays: is.LimitDays, DaysLeft: is.DaysLeft,
-		Detected: iso(is.Detected), Updated: iso(is.Updated), CloseReason: is.CloseReason}
+		Detected: iso(is.Detected), Updated: iso(is.Updated), CloseReason: o.Text(is.CloseReason)}
 	if is.Closed != nil {
 		j.Closed = iso(*is.Closed)
 	}
@@ -264,6 +265,7 @@ func Issues(w io.Writer, list []issues.Issue, o Options) error {
 		case is.Exemption != "":
 			note = is.Exemption
 		}
+		note = o.Text(note)
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", is.ID, is.AccountID, is.Details.Username,
 			o.credentialOfIssue(is), is.Kind, is.Status, is.Stage, day(is.Detected), note)
 	}
@@ -299,22 +301,49 @@ func Issue(w io.Writer, is issues.Issue, o Options) error {
 	row("Credential", o.credentialOfIssue(is))
 	row("Status", string(is.Status))
 	row("Stage", string(is.Stage))
-	row("Whitelisted by", is.Exemption)
+	row("Whitelisted by", o.Text(is.Exemption))
 	row("Created", is.Details.CreateDate)
 	lu := is.Details.LastUsed
 	if lu == "" {
 		lu = "never"
 	}
 	row("Last used", lu)
-	row("Threshold", fmt.Sprintf("%d days", is.LimitDays))
-	row("Age", fmt.Sprintf("%d days", is.AgeDays))
+	row("Threshold", Count(is.LimitDays, "day"))
+	row("Age", Count(is.AgeDays, "day"))
 	if !is.Status.Closed() {
 		row("Deadline", day(is.Deadline)+" ("+DaysLeft(is.DaysLeft, is.Stage)+")")
 	}
 	row("Detected", iso(is.Detected))
 	row("Updated", iso(is.Updated))
 	if is.Closed != nil {
-		row("Closed", iso(*is.Closed)+" ("+is.CloseReason+")")
+		row("Closed", iso(*is.Closed)+" ("+o.Text(is.CloseReason)+")")
 	}
 	return tw.Flush()
+}
+
+// keyIDPattern finds AWS access key IDs (long-term AKIA, temporary ASIA) in
+// free text: outcome details, journal notes, exemption and close reasons.
+var keyIDPattern = regexp.MustCompile(`\b(AKIA|ASIA)[A-Z0-9]{12,124}\b`)
+
+// MaskText masks every access key ID in s (MaskKeyID).
+func MaskText(s string) string {
+	return keyIDPattern.ReplaceAllStringFunc(s, MaskKeyID)
+}
+
+// Text is free text for output: every access key ID in it masked unless
+// ShowKeyIDs.
+func (o Options) Text(s string) string {
+	if o.ShowKeyIDs {
+		return s
+	}
+	return MaskText(s)
+}
+
+// Count says n things in English: "1 warning", "2 warnings", "0 days".
+// Nouns that do not take an s ("whitelisted") are left as they are.
+func Count(n int, noun string) string {
+	if n == 1 || strings.HasSuffix(noun, "ed") {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

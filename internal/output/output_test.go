@@ -119,3 +119,16 @@ func TestMaskAndDaysLeft(t *testing.T) {
 		t.Error("yaml accepted")
 	}
 }
+
+func TestWording(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{Count(1, "warning"), "1 warning"}, {Count(2, "warning"), "2 warnings"}, {Count(0, "day"), "0 days"},
+		{Count(1, "whitelisted"), "1 whitelisted"}, {Count(3, "whitelisted"), "3 whitelisted"},
+		{DaysLeft(-1, "violation"), "1 day over"}, {DaysLeft(-2, "violation"), "2 days over"},
+		{DaysLeft(1, "warning"), "expires in 1 day"}, {Options{}.credential("user_keysrotation", "", 1), "key slot 1"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
