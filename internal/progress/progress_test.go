@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -24,9 +25,11 @@ func TestLine(t *testing.T) {
 
 func TestBar(t *testing.T) {
 	var buf bytes.Buffer
-	b := New(&buf, 2)
-	b.Update(1, 1, 0)
-	b.Update(1, 2, 0) // within 100ms: not redrawn
+	b := New(&buf, 2) // drawn at once
+	if !strings.Contains(buf.String(), "0/2 accounts") {
+		t.Errorf("a new bar is drawn at once: %q", buf.String())
+	}
+	b.Update(1, 1, 0) // within 100ms of the first draw: not redrawn
 	b.Update(2, 5, 1) // last: always drawn
 	b.Clear()
 	out := buf.String()
@@ -36,4 +39,79 @@ func TestBar(t *testing.T) {
 	var nilBar *Bar
 	nilBar.Update(1, 1, 1)
 	nilBar.Clear()
+}
+
+// A record written while the bar is up goes above it: the bar is erased,
+// the record printed whole, and the bar (with its latest counts, even
+// those not drawn yet) redrawn after the record's newline.
+func TestTerminalRecordsAboveBar(t *testing.T) {
+	var buf bytes.Buffer
+	term := NewTerminal(&buf)
+	b := New(term, 2)
+	b.Update(1, 3, 0) // throttled: not drawn yet
+	fmt.Fprint(term, "level=WARN msg=\"scan failed\"\n")
+	b.Clear()
+	bar0 := Line(0, 2, 0, 0, 30)
+	bar1 := Line(1, 2, 3, 0, 30)
+	want := clearLine + bar0 + clearLine + "level=WARN msg=\"scan failed\"\n" + bar1 + clearLine
+	if got := buf.String(); got != want {
+		t.Errorf("terminal output\n got %q\nwant %q", got, want)
+	}
+}
+
+// Text that does not end its line (a message written in pieces) is not
+// followed by the bar: the bar comes back once the line ends.
+func TestTerminalPartialLine(t *testing.T) {
+	var buf bytes.Buffer
+	term := NewTerminal(&buf)
+	b := New(term, 1)
+	buf.Reset()
+	fmt.Fprint(term, "scanned 1 account")
+	b.Update(0, 1, 0)
+	fmt.Fprint(term, "s\n")
+	want := clearLine + "scanned 1 account" + "s\n" + Line(0, 1, 1, 0, 30)
+	if got := buf.String(); got != want {
+		t.Errorf("terminal output\n got %q\nwant %q", got, want)
+	}
+}
+
+// While a prompt waits, records are held; they are printed, with the bar,
+// once it is answered.
+func TestTerminalHoldsDuringPrompt(t *testing.T) {
+	var buf bytes.Buffer
+	term := NewTerminal(&buf)
+	b := New(term, 2)
+	buf.Reset()
+	pw, done := Prompt(term)
+	fmt.Fprint(pw, "[1] deactivate access key AKIA…0001 of bob\n")
+	fmt.Fprint(term, "level=WARN msg=throttled\n") // another goroutine's record
+	b.Update(1, 0, 0)
+	fmt.Fprint(pw, "    proceed? [y]es / [n]o / [a]ll / [q]uit: ")
+	if strings.Contains(buf.String(), "throttled") || strings.Contains(buf.String(), "accounts") {
+		t.Fatalf("written into the prompt: %q", buf.String())
+	}
+	done() // the answer "y\n" was echoed by the terminal
+	done() // idempotent
+	want := clearLine + "[1] deactivate access key AKIA…0001 of bob\n" + "    proceed? [y]es / [n]o / [a]ll / [q]uit: " +
+		"level=WARN msg=throttled\n" + Line(1, 2, 0, 0, 30)
+	if got := buf.String(); got != want {
+		t.Errorf("terminal output\n got %q\nwant %q", got, want)
+	}
+
+	// A prompt with nothing held redraws the bar.
+	buf.Reset()
+	_, done = term.Prompt()
+	done()
+	if got, want := buf.String(), clearLine+clearLine+Line(1, 2, 0, 0, 30); got != want {
+		t.Errorf("after an empty prompt %q, want %q", got, want)
+	}
+
+	// Any other writer has nothing to coordinate.
+	var plain bytes.Buffer
+	pw, done = Prompt(&plain)
+	fmt.Fprint(pw, "ask")
+	done()
+	if plain.String() != "ask" {
+		t.Errorf("plain prompt %q", plain.String())
+	}
 }
