@@ -286,6 +286,10 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		return err
 	}
 	outs, err := s.exec.Execute(ctx, plan)
+	if err != nil && interrupted(ctx) {
+		// Execute's outcomes: the plan's skips, then one per item handled.
+		err = remediateInterrupted(ctx, s.store, outs[min(len(plan.Skipped), len(outs)):], len(plan.Items), "remediate")
+	}
 	outs = append(recon, outs...)
 	g.collect.remediated(outs)
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {

@@ -110,6 +110,9 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 		return fmt.Errorf("action %d not found (see keywarden journal)", f.action)
 	}
 	outs, err := s.exec.Rollback(ctx, actions)
+	if err != nil && interrupted(ctx) {
+		err = remediateInterrupted(ctx, s.store, outs, len(actions), "rollback")
+	}
 	outs = append(recon, outs...)
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
 		err = rerr

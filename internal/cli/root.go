@@ -266,6 +266,7 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 func Run(ctx context.Context, env Env, args []string) int {
 	root, g := newRoot(env)
 	root.SetArgs(args)
+	defer noticeInterrupt(ctx, g.env.Stderr)()
 	err := root.ExecuteContext(ctx)
 	var ee0 *ExitError
 	if ferr := g.finishOutput(err == nil || (errors.As(err, &ee0) && ee0.Code == ExitFindings)); ferr != nil && err == nil {

@@ -328,6 +328,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	}
 	res, err := eng.Scan(ctx, accts, asOf)
 	bar.Clear()
+	if err != nil && interrupted(ctx) {
+		return scanInterrupted(res, track)
+	}
 	if err != nil {
 		return err
 	}
