@@ -217,7 +217,7 @@ func (g *globals) finishOutput(ok bool) error {
 }
 
 func newRoot(env Env) (*cobra.Command, *globals) {
-	if stderrTTY(env) {
+	if _, shared := env.Stderr.(*progress.Terminal); !shared && stderrTTY(env) {
 		// One writer owns the terminal's stderr: the progress bar, the
 		// log records, the messages and the prompts.
 		env.Stderr = progress.NewTerminal(env.Stderr)
