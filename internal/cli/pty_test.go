@@ -193,6 +193,11 @@ func TestPTYScanBarAndLogs(t *testing.T) {
 	if loc := barFrame.FindStringIndex(raw[end:]); loc == nil || loc[0] != 0 || !strings.Contains(raw[end:], "1 failed") {
 		t.Errorf("the bar is not redrawn right after the record (%q):\n%q", raw[end:min(len(raw), end+60)], raw)
 	}
+	// While alpha is slow the bar shows beta's failure (counts are never
+	// left stale by the redraw limit).
+	if failed, last := strings.Index(raw, "1/2 accounts  0 findings  1 failed"), strings.Index(raw, "2/2 accounts"); failed < 0 || last < 0 || failed > last {
+		t.Errorf("the bar did not show the failure before the last account:\n%q", raw)
+	}
 	var logLines int
 	for _, l := range lines(raw) {
 		hasBar, hasLog := barFrame.MatchString(l), strings.Contains(l, "level=")

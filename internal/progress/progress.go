@@ -20,7 +20,10 @@ type Bar struct {
 	total int
 	width int
 	every time.Duration
-	last  time.Time // guarded by t.mu
+	// last draw, and the draw of the latest counts pending after a
+	// skipped one; guarded by t.mu.
+	last    time.Time
+	pending *time.Timer
 }
 
 // New returns a bar for total accounts on w (a terminal: a *Terminal, or a
@@ -38,7 +41,9 @@ func New(w io.Writer, total int) *Bar {
 }
 
 // Update redraws the bar, at most every 100ms (always for the last
-// account). The line skipped is still the one redrawn after a log record.
+// account): counts that come sooner are drawn when the 100ms are up (or
+// with the next log record), so a slow account never leaves stale counts
+// on the screen.
 func (b *Bar) Update(done, findings, failed int) {
 	if b == nil {
 		return
@@ -47,11 +52,36 @@ func (b *Bar) Update(done, findings, failed int) {
 	b.t.mu.Lock()
 	defer b.t.mu.Unlock()
 	now := time.Now()
-	draw := done >= b.total || now.Sub(b.last) >= b.every
-	if draw {
+	wait := b.every - now.Sub(b.last)
+	draw := done >= b.total || wait <= 0
+	switch {
+	case draw:
 		b.last = now
+		b.stopPending()
+	case b.pending == nil:
+		b.pending = time.AfterFunc(wait, b.flush)
 	}
 	b.t.setStatus(line, draw)
+}
+
+// flush draws the latest counts, skipped by Update, unless the bar was
+// cleared meanwhile.
+func (b *Bar) flush() {
+	b.t.mu.Lock()
+	defer b.t.mu.Unlock()
+	b.pending = nil
+	if b.t.status != "" {
+		b.last = time.Now()
+		b.t.setStatus(b.t.status, true)
+	}
+}
+
+// stopPending cancels a pending draw; the caller holds t.mu.
+func (b *Bar) stopPending() {
+	if b.pending != nil {
+		b.pending.Stop()
+		b.pending = nil
+	}
 }
 
 // Clear erases the bar so that the summary line takes its place.
@@ -61,6 +91,7 @@ func (b *Bar) Clear() {
 	}
 	b.t.mu.Lock()
 	defer b.t.mu.Unlock()
+	b.stopPending()
 	b.t.setStatus("", true)
 }
 

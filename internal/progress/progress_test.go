@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLine(t *testing.T) {
@@ -41,6 +42,31 @@ func TestBar(t *testing.T) {
 	nilBar.Clear()
 }
 
+// Counts skipped by the 100ms limit are drawn once it is up: a slow
+// account does not leave the bar stale.
+func TestBarDrawsSkippedCounts(t *testing.T) {
+	var buf bytes.Buffer
+	term := NewTerminal(&buf)
+	b := New(term, 3)
+	b.Update(1, 2, 1) // skipped: drawn when the 100ms are up
+	time.Sleep(300 * time.Millisecond)
+	term.mu.Lock()
+	out := buf.String()
+	term.mu.Unlock()
+	if !strings.HasSuffix(out, clearLine+Line(1, 3, 2, 1, 30)) {
+		t.Errorf("skipped counts never drawn: %q", out)
+	}
+	b.Update(2, 2, 1) // drawn: the 100ms are up
+	b.Update(2, 3, 1) // skipped, then cleared: never drawn
+	b.Clear()
+	time.Sleep(200 * time.Millisecond)
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	if strings.Contains(buf.String(), "2/3 accounts  3 findings") || !strings.HasSuffix(buf.String(), clearLine) {
+		t.Errorf("drawn after Clear: %q", buf.String())
+	}
+}
+
 // A record written while the bar is up goes above it: the bar is erased,
 // the record printed whole, and the bar (with its latest counts, even
 // those not drawn yet) redrawn after the record's newline.
@@ -48,6 +74,8 @@ func TestTerminalRecordsAboveBar(t *testing.T) {
 	var buf bytes.Buffer
 	term := NewTerminal(&buf)
 	b := New(term, 2)
+	b.every = time.Hour // skipped counts stay pending (drawn with the next record)
+	defer b.Clear()
 	b.Update(1, 3, 0) // throttled: not drawn yet
 	fmt.Fprint(term, "level=WARN msg=\"scan failed\"\n")
 	b.Clear()
@@ -65,6 +93,8 @@ func TestTerminalPartialLine(t *testing.T) {
 	var buf bytes.Buffer
 	term := NewTerminal(&buf)
 	b := New(term, 1)
+	b.every = time.Hour // skipped counts stay pending (drawn with the next record)
+	defer b.Clear()
 	buf.Reset()
 	fmt.Fprint(term, "scanned 1 account")
 	b.Update(0, 1, 0)
@@ -81,6 +111,8 @@ func TestTerminalHoldsDuringPrompt(t *testing.T) {
 	var buf bytes.Buffer
 	term := NewTerminal(&buf)
 	b := New(term, 2)
+	b.every = time.Hour // skipped counts stay pending (drawn with the next record)
+	defer b.Clear()
 	buf.Reset()
 	pw, done := Prompt(term)
 	fmt.Fprint(pw, "[1] deactivate access key AKIA…0001 of bob\n")
