@@ -5,9 +5,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -259,5 +262,74 @@ func TestPTYRemediatePromptNotInterleaved(t *testing.T) {
 	}
 	if prompts != 3 || logs == 0 {
 		t.Errorf("want 3 prompts and log records between them, got %d prompts, %d records:\n%q", prompts, logs, raw)
+	}
+}
+
+// Ctrl-C typed on the terminal, to the real binary: the interrupt is
+// acknowledged at once, the scan says what it kept, and the exit code is 1.
+func TestPTYBinaryCtrlC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "keywarden")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/keywarden/keywarden/cmd/keywarden").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	w := newWorld(t, `{
+  "aws": {"region": "us-east-1", "accounts": {"111111111111": "alpha", "222222222222": "beta"}},
+  "user_inactivekeys": {"enabled": "true", "inactive_criteria_days": "90"}
+}`)
+	w.srv.AddAccount(seedAlpha())
+	w.srv.AddAccount(awstest.Account{ID: acctB, Users: []awstest.User{{Name: "bea", Created: daysAgo(10)}}})
+	w.srv.Inject(awstest.Fault{Account: acctB, Action: "GetAccountAuthorizationDetails", Latency: time.Minute})
+	master, tty := openPTY(t)
+	scr := readScreen(master)
+	cmd := exec.Command(bin, "--config-dir", w.dir, "--db", w.db, "scan", "--as-of", asOf.Format(time.RFC3339),
+		"--report-poll-interval", "1ms", "--concurrency", "1", "-o", "table")
+	var out bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &out, tty
+	// Its own session, the pty its controlling terminal: ^C reaches it as
+	// SIGINT from the terminal, as it does a user's.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "beta's slow call", func() bool { return w.srv.CountCalls(acctB, "GetAccountAuthorizationDetails") > 0 })
+	if _, err := master.Write([]byte{3}); err != nil { // ^C
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running after ^C:\n%q", scr.String())
+	}
+	tty.Close()
+	<-scr.eof
+	raw := scr.String()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit %v, want 1:\n%q", err, raw)
+	}
+	t.Logf("terminal: %q", raw)
+	text := strings.Join(lines(raw), "\n")
+	for _, want := range []string{
+		"keywarden: interrupt signal received: stopping (the work in flight ends first; interrupt again to quit at once)",
+		"keywarden: scan interrupted: 1 of 2 account(s) scanned, 1 not scanned (or stopped mid-scan); issues stored for the 1 scanned account(s)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the terminal lacks %q:\n%s", want, text)
+		}
+	}
+	for _, l := range lines(raw) {
+		if barFrame.MatchString(l) {
+			t.Errorf("a bar frame was left on the screen: %q", l)
+		}
+		if strings.Contains(l, "level=ERROR") {
+			t.Errorf("the interrupted account logged as failed: %q", l)
+		}
 	}
 }

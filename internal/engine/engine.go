@@ -278,6 +278,11 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 			err = fmt.Errorf("%w (%w)", c, err)
 		}
 		r.Err = err
+		if errors.Is(err, context.Canceled) {
+			// Interrupted, not failed: the command says what it kept.
+			e.log().Info("scan interrupted", "account", a.ID)
+			return r
+		}
 		e.log().Error("scan failed", "account", a.ID, "err", err)
 		return r
 	}
