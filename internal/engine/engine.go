@@ -210,8 +210,8 @@ func (e *Engine) Scan(ctx context.Context, accounts []inventory.Account, asOf ti
 				mu.Lock()
 				res.Accounts[i] = r
 				prog.Done++
-				if r.Err != nil {
-					prog.Failed++
+				if r.Err != nil && !errors.Is(r.Err, context.Canceled) {
+					prog.Failed++ // an interrupted account did not fail
 				}
 				prog.Findings += len(r.Findings)
 				if e.Progress != nil {
