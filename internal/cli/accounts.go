@@ -11,6 +11,7 @@ import (
 	"github.com/keywarden/keywarden/internal/accounts"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/progress"
 )
 
 // scanAccounts decides which accounts a scan covers: the organization's
@@ -59,7 +60,11 @@ func inactiveOf(d *accounts.Discovered) []string {
 	return d.Inactive
 }
 
+// stderrTTY: stderr is a terminal (Run wraps it in a progress.Terminal).
 func stderrTTY(env Env) bool {
+	if _, ok := env.Stderr.(*progress.Terminal); ok {
+		return true
+	}
 	f, ok := env.Stderr.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/progress"
 	"github.com/keywarden/keywarden/internal/remediate"
 )
 
@@ -191,7 +192,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		Log: g.logger(), Backoff: f.backoff, CallTimeout: g.callTimeout, VerifyFor: f.verifyFor,
 	}
 	if !f.dryRun && !f.yes {
-		ex.Confirm = prompter(g.env.Stdin, g.env.Stderr, opts)
+		ex.Confirm = prompter(ctx, g.env.Stdin, g.env.Stderr, opts)
 	}
 	return &session{cfg: cfg, store: st, exec: ex, asOf: asOf, opts: opts}, nil
 }
@@ -296,6 +297,10 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		return err
 	}
 	outs, err := s.exec.Execute(ctx, plan)
+	if err != nil && interrupted(ctx) {
+		// Execute's outcomes: the plan's skips, then one per item handled.
+		err = remediateInterrupted(ctx, s.store, outs[min(len(plan.Skipped), len(outs)):], len(plan.Items), "remediate")
+	}
 	outs = append(recon, outs...)
 	g.collect.remediated(outs)
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
@@ -587,12 +592,39 @@ func idList(ids []int64) string {
 }
 
 // prompter asks on w and reads answers from r, one line each: y(es), n(o),
-// a(ll), q(uit). End of input means quit.
-func prompter(r io.Reader, w io.Writer, o output.Options) remediate.Confirm {
+// a(ll), q(uit). End of input means quit. While it waits, w (a terminal)
+// holds every other write: no log record is printed into the prompt. An
+// interrupt (ctx) ends the wait with ctx's error.
+func prompter(ctx context.Context, r io.Reader, w io.Writer, o output.Options) remediate.Confirm {
 	in := bufio.NewReader(r)
+	type answer struct {
+		line string
+		err  error
+	}
+	// pending is the line being read: the read goes on in its goroutine
+	// when an interrupt ends the wait.
+	var pending chan answer
+	read := func() (string, error) {
+		if pending == nil {
+			pending = make(chan answer, 1)
+			go func(ch chan<- answer) {
+				line, err := in.ReadString('\n')
+				ch <- answer{line, err}
+			}(pending)
+		}
+		select {
+		case a := <-pending:
+			pending = nil
+			return a.line, a.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	n := 0
 	return func(it *remediate.Item) (remediate.Decision, error) {
 		n++
+		w, done := progress.Prompt(w)
+		defer done()
 		verb := map[remediate.Op]string{
 			remediate.OpDeactivateKey:      "deactivate access key",
 			remediate.OpDeleteLoginProfile: "delete the console password (login profile)",
@@ -608,7 +640,11 @@ func prompter(r io.Reader, w io.Writer, o output.Options) remediate.Confirm {
 		}
 		for {
 			fmt.Fprint(w, "    proceed? [y]es / [n]o / [a]ll / [q]uit: ")
-			line, err := in.ReadString('\n')
+			line, err := read()
+			if ctx.Err() != nil {
+				fmt.Fprintln(w)
+				return remediate.Quit, ctx.Err()
+			}
 			ans := strings.ToLower(strings.TrimSpace(line))
 			switch ans {
 			case "y", "yes":

@@ -131,6 +131,10 @@ func TestRemediateCrashReconciled(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("stopped run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// The stop says what it left for the next run (issue 11: Ctrl-C).
+	if want := "remediate interrupted: finished: 1 failed; 2 planned item(s) not started; 1 action(s) left as intents in the journal (1): the next run reconciles them"; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
 	if k, _ := w.srv.Key(acctA, "AKIAALICE0000000OLD1"); k.Status != "Inactive" {
 		t.Fatalf("the in-flight call never took effect: %s", k.Status)
 	}

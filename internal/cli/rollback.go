@@ -117,6 +117,9 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 		}
 	}
 	outs, err := s.exec.Rollback(ctx, actions)
+	if err != nil && interrupted(ctx) {
+		err = remediateInterrupted(ctx, s.store, outs, len(actions), "rollback")
+	}
 	outs = append(recon, outs...)
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
 		err = rerr

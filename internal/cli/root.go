@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/keywarden/keywarden/internal/awsguard"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/output"
+	"github.com/keywarden/keywarden/internal/progress"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -105,18 +107,62 @@ type globals struct {
 	// of reading --config-dir: the daemon swaps it on SIGHUP only when the
 	// new files validate.
 	cfg *config.Config
+
+	// logLevelSet: --log-level was given (a terminal otherwise logs
+	// warnings only).
+	logLevelSet func() bool
 }
 
 func (g *globals) logger() *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
-		lvl = slog.LevelInfo
+	tty := stderrTTY(g.env)
+	lvl := slog.LevelInfo
+	set := g.logLevelSet == nil || g.logLevelSet()
+	if tty && !set {
+		// A terminal shows warnings and the summary, not a line per
+		// account; --log-level info asks for them.
+		lvl = slog.LevelWarn
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	if f, ok := g.env.Stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		return slog.New(slog.NewTextHandler(g.env.Stderr, opts))
+	if set {
+		_ = lvl.UnmarshalText([]byte(g.logLevel)) // a bad value keeps the default
 	}
-	return slog.New(slog.NewJSONHandler(g.env.Stderr, opts))
+	if tty {
+		// Through the Terminal: records go above the progress bar and wait
+		// for a prompt's answer.
+		return slog.New(slog.NewTextHandler(g.env.Stderr, &slog.HandlerOptions{Level: lvl, ReplaceAttr: textDurations}))
+	}
+	return slog.New(slog.NewJSONHandler(g.env.Stderr, &slog.HandlerOptions{Level: lvl, ReplaceAttr: jsonDurations}))
+}
+
+// textDurations shows a duration as people read it: 1.2s, 350ms, 2m3s.
+func textDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(roundDuration(a.Value.Duration()).String())
+	}
+	return a
+}
+
+// jsonDurations writes a duration as a number of seconds (to the
+// millisecond), not slog's nanoseconds.
+func jsonDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(math.Round(a.Value.Duration().Seconds()*1000) / 1000)
+	}
+	return a
+}
+
+// roundDuration keeps two or three significant figures: 1.2s, 12.3s, 350ms,
+// 2m3s.
+func roundDuration(d time.Duration) time.Duration {
+	abs := d.Abs()
+	switch {
+	case abs >= time.Minute:
+		return d.Round(time.Second)
+	case abs >= time.Second:
+		return d.Round(100 * time.Millisecond)
+	case abs >= time.Millisecond:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
 }
 
 func (g *globals) outputOptions(asOf time.Time) (output.Options, error) {
@@ -267,6 +313,11 @@ func (g *globals) finishOutput(ok bool) error {
 }
 
 func newRoot(env Env) (*cobra.Command, *globals) {
+	if _, shared := env.Stderr.(*progress.Terminal); !shared && stderrTTY(env) {
+		// One writer owns the terminal's stderr: the progress bar, the
+		// log records, the messages and the prompts.
+		env.Stderr = progress.NewTerminal(env.Stderr)
+	}
 	g := &globals{env: env}
 	root := &cobra.Command{
 		Use:   "keywarden",
@@ -298,7 +349,8 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	pf.StringVar(&g.db, "db", "", "SQLite issue store file (default: store.path of config.json, else keywarden.db)")
 	pf.StringVarP(&g.format, "format", "o", "", "output format: table, json (JSON lines), csv, html or asff, as the command supports (see its help) (default: table on a terminal, json otherwise, or from --output's extension)")
 	pf.StringVar(&g.outFile, "output", "", "write the output to this file instead of stdout")
-	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error (on a terminal: warn unless given)")
+	g.logLevelSet = func() bool { return pf.Changed("log-level") }
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
 	pf.IntVar(&g.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (standard retry with jittered exponential backoff)")
 	pf.DurationVar(&g.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
@@ -412,6 +464,7 @@ func (g *globals) checkInput(cmd *cobra.Command) error {
 func Run(ctx context.Context, env Env, args []string) int {
 	root, g := newRoot(env)
 	root.SetArgs(args)
+	defer noticeInterrupt(ctx, g.env.Stderr)()
 	err := root.ExecuteContext(ctx)
 	var ee0 *ExitError
 	if ferr := g.finishOutput(err == nil || (errors.As(err, &ee0) && ee0.Code == ExitFindings)); ferr != nil && err == nil {
@@ -425,11 +478,11 @@ func Run(ctx context.Context, env Env, args []string) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Msg != "" {
-			fmt.Fprintln(env.Stderr, text(ee.Msg))
+			fmt.Fprintln(g.env.Stderr, text(ee.Msg))
 		}
 		return ee.Code
 	}
-	fmt.Fprintln(env.Stderr, text("keywarden: "+strings.TrimSpace(err.Error())))
+	fmt.Fprintln(g.env.Stderr, text("keywarden: "+strings.TrimSpace(err.Error())))
 	return ExitError1
 }
 

@@ -342,6 +342,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	}
 	res, err := eng.Scan(ctx, accts, asOf)
 	bar.Clear()
+	if err != nil && interrupted(ctx) {
+		return scanInterrupted(res, track)
+	}
 	if err != nil {
 		return err
 	}
@@ -502,7 +505,7 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	if n := len(inactiveOf(d)); n > 0 {
 		fmt.Fprintf(w, "; %d suspended/closed organization account(s) skipped", n)
 	}
-	fmt.Fprintf(w, "; %s", res.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "; %s", roundDuration(res.Duration))
 	failed := res.Failed()
 	switch n := len(failed); {
 	case n > 0 && n == len(res.Accounts):

@@ -271,7 +271,7 @@ func (d *daemon) stop(r *runInProgress, cancelRuns context.CancelFunc, grace tim
 		return nil
 	}
 	if _, running, stuck := d.inProgress(); stuck {
-		log.Warn("keywarden serve: stopping; cancelling the stuck run", "run", r.id, "started", r.started.Format(time.RFC3339), "running_for", running.Round(time.Millisecond).String())
+		log.Warn("keywarden serve: stopping; cancelling the stuck run", "run", r.id, "started", r.started.Format(time.RFC3339), "running_for", running)
 		grace = 0
 	} else {
 		log.Info("keywarden serve: stopping once the run in progress finishes", "run", r.id, "within", grace.String())

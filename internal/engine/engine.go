@@ -276,8 +276,8 @@ func (e *Engine) Scan(ctx context.Context, accounts []inventory.Account, asOf ti
 				mu.Lock()
 				res.Accounts[i] = r
 				prog.Done++
-				if r.Err != nil {
-					prog.Failed++
+				if r.Err != nil && !errors.Is(r.Err, context.Canceled) {
+					prog.Failed++ // an interrupted account did not fail
 				}
 				prog.Findings += len(r.Findings)
 				if e.Progress != nil {
@@ -344,6 +344,11 @@ func (e *Engine) scanAccount(ctx context.Context, a inventory.Account, asOf time
 			err = fmt.Errorf("%w (%w)", c, err)
 		}
 		r.Err = err
+		if errors.Is(err, context.Canceled) {
+			// Interrupted, not failed: the command says what it kept.
+			e.log().Info("scan interrupted", "account", a.ID)
+			return r
+		}
 		e.log().Error("scan failed", "account", a.ID, "err", err)
 		return r
 	}

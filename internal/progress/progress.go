@@ -1,6 +1,9 @@
-// Package progress draws a one-line progress bar of a scan on a terminal:
-// accounts done of total, findings so far, failures. It draws nothing
-// unless told the writer is a terminal; callers print their summary line
+// Package progress owns a terminal's stderr while a command runs: a
+// one-line progress bar of a scan (accounts done of total, findings so far,
+// failures) and everything else written there — log records, messages,
+// prompts — go through one Terminal, under one mutex, so that a record is
+// printed above the bar (never glued to it) and nothing is printed into a
+// prompt while it waits for an answer. Callers print their summary line
 // themselves, in every mode.
 package progress
 
@@ -8,42 +11,77 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 )
 
-// Bar is a progress bar on one terminal line, redrawn in place.
+// Bar is a progress bar on the last line of a Terminal, redrawn in place.
 type Bar struct {
-	w     io.Writer
+	t     *Terminal
 	total int
 	width int
 	every time.Duration
-
-	mu    sync.Mutex
-	last  time.Time
-	drawn bool
+	// last draw, and the draw of the latest counts pending after a
+	// skipped one; guarded by t.mu.
+	last    time.Time
+	pending *time.Timer
 }
 
-// New returns a bar for total accounts writing to w (a terminal). A nil
-// *Bar is valid and draws nothing: use it for non-terminals and JSON output.
+// New returns a bar for total accounts on w (a terminal: a *Terminal, or a
+// writer it wraps) and draws it at once, before the first account ends. A
+// nil *Bar is valid and draws nothing: use it for non-terminals and JSON
+// output.
 func New(w io.Writer, total int) *Bar {
-	return &Bar{w: w, total: total, width: 30, every: 100 * time.Millisecond}
+	t, ok := w.(*Terminal)
+	if !ok {
+		t = NewTerminal(w)
+	}
+	b := &Bar{t: t, total: total, width: 30, every: 100 * time.Millisecond}
+	b.Update(0, 0, 0)
+	return b
 }
 
-// Update redraws the bar, at most every 100ms (always for the last account).
+// Update redraws the bar, at most every 100ms (always for the last
+// account): counts that come sooner are drawn when the 100ms are up (or
+// with the next log record), so a slow account never leaves stale counts
+// on the screen.
 func (b *Bar) Update(done, findings, failed int) {
 	if b == nil {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	line := Line(done, b.total, findings, failed, b.width)
+	b.t.mu.Lock()
+	defer b.t.mu.Unlock()
 	now := time.Now()
-	if done < b.total && now.Sub(b.last) < b.every {
-		return
+	wait := b.every - now.Sub(b.last)
+	draw := done >= b.total || wait <= 0
+	switch {
+	case draw:
+		b.last = now
+		b.stopPending()
+	case b.pending == nil:
+		b.pending = time.AfterFunc(wait, b.flush)
 	}
-	b.last = now
-	fmt.Fprint(b.w, "\r\x1b[K"+Line(done, b.total, findings, failed, b.width))
-	b.drawn = true
+	b.t.setStatus(line, draw)
+}
+
+// flush draws the latest counts, skipped by Update, unless the bar was
+// cleared meanwhile.
+func (b *Bar) flush() {
+	b.t.mu.Lock()
+	defer b.t.mu.Unlock()
+	b.pending = nil
+	if b.t.status != "" {
+		b.last = time.Now()
+		b.t.setStatus(b.t.status, true)
+	}
+}
+
+// stopPending cancels a pending draw; the caller holds t.mu.
+func (b *Bar) stopPending() {
+	if b.pending != nil {
+		b.pending.Stop()
+		b.pending = nil
+	}
 }
 
 // Clear erases the bar so that the summary line takes its place.
@@ -51,12 +89,10 @@ func (b *Bar) Clear() {
 	if b == nil {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.drawn {
-		fmt.Fprint(b.w, "\r\x1b[K")
-		b.drawn = false
-	}
+	b.t.mu.Lock()
+	defer b.t.mu.Unlock()
+	b.stopPending()
+	b.t.setStatus("", true)
 }
 
 // Line renders the bar's text, e.g.

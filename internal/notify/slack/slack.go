@@ -181,7 +181,7 @@ func (c *Channel) post(ctx context.Context, target string, m Message) (string, e
 		if !errors.As(err, &rl) || attempt >= c.o.MaxRetries || rl.RetryAfter > c.o.MaxWait {
 			return ref, err
 		}
-		c.o.Log.Info("slack: rate limited, waiting", "target", target, "retry_after", rl.RetryAfter.String())
+		c.o.Log.Info("slack: rate limited, waiting", "target", target, "retry_after", rl.RetryAfter)
 		if err := c.o.Sleep(ctx, rl.RetryAfter); err != nil {
 			return "", err
 		}
