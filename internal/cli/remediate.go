@@ -21,6 +21,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -42,15 +43,22 @@ type actFlags struct {
 	verifyFor time.Duration
 }
 
+// defaults sets remediate's and rollback's defaults, for the command line
+// and for run.
+func (f *actFlags) defaults() {
+	f.backoff, f.verifyFor = time.Second, remediate.DefaultVerifyFor
+}
+
 func (f *actFlags) register(cmd *cobra.Command) {
+	f.defaults()
 	fl := cmd.Flags()
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing (no AWS call is made)")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "act without asking (required when stdin is not a terminal)")
 	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: the standard credential chain)")
 	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls (default: from the profile/environment, else us-east-1)")
-	fl.DurationVar(&f.backoff, "retry-backoff", time.Second, "first wait before retrying a throttled AWS call (doubled each time)")
+	fl.DurationVar(&f.backoff, "retry-backoff", f.backoff, "first wait before retrying a throttled AWS call (doubled each time)")
 	_ = fl.MarkHidden("retry-backoff")
-	fl.DurationVar(&f.verifyFor, "verify-for", remediate.DefaultVerifyFor, "how long to re-read a change IAM does not show yet before journaling it unverified")
+	fl.DurationVar(&f.verifyFor, "verify-for", f.verifyFor, "how long to re-read a change IAM does not show yet before journaling it unverified")
 	_ = fl.MarkHidden("verify-for")
 }
 
@@ -101,7 +109,10 @@ Acting is always on the present: --as-of without --dry-run is refused.`,
   keywarden remediate --yes -o json
   keywarden remediate --dry-run --as-of 2027-03-01   # what will be due by 1 March?`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRemediate(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := runRemediate(cmd.Context(), g, f)
+			return err
+		},
 	}
 	withFormats(cmd, output.Table, output.JSON)
 	f.register(cmd)
@@ -226,36 +237,36 @@ func ownKeyID(ctx context.Context, g *globals, ac aws.Config, dryRun bool) ([]st
 	return nil, fmt.Errorf("read the AWS credentials keywarden runs with: %w", err)
 }
 
-func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
+func runRemediate(ctx context.Context, g *globals, f *remediateFlags) (mr *job.RemediateResult, err error) {
 	explicit := map[policy.Kind]bool{}
 	for _, k := range f.kinds {
 		if !policy.Kind(k).Valid() {
-			return usageError(fmt.Sprintf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k))
+			return mr, usageError(fmt.Sprintf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k))
 		}
 		explicit[policy.Kind(k)] = true
 	}
 	s, err := openSession(ctx, g, &f.actFlags)
 	if err != nil {
-		return err
+		return mr, err
 	}
 	defer s.Close()
 	// Settle what an interrupted run left in the journal first.
 	recon, err := s.exec.Reconcile(ctx)
 	if err != nil {
-		return err
+		return mr, err
 	}
 	list, err := s.store.List(ctx, issues.Filter{Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
 	if err != nil {
-		return err
+		return mr, err
 	}
 	for _, id := range f.issueIDs {
 		if slices.ContainsFunc(list, func(is issues.Issue) bool { return is.ID == id }) {
 			continue
 		}
 		if _, err := s.store.Get(ctx, id); errors.Is(err, issues.ErrNotFound) {
-			return usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", id))
+			return mr, usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", id))
 		} else if err != nil {
-			return err
+			return mr, err
 		}
 	}
 	var sel []issues.Issue
@@ -290,11 +301,11 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		sel = issuesAsOf(sel, s.asOf)
 	}
 	if pol.Warned, err = firstRemediationWarnings(ctx, s.store, sel); err != nil {
-		return err
+		return mr, err
 	}
 	plan := remediate.MakePlan(sel, pol, s.asOf)
 	if err := explainNotReported(ctx, s.store, plan, f.afterDryReport); err != nil {
-		return err
+		return mr, err
 	}
 	outs, err := s.exec.Execute(ctx, plan)
 	if err != nil && interrupted(ctx) {
@@ -302,14 +313,14 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) error {
 		err = remediateInterrupted(ctx, s.store, outs[min(len(plan.Skipped), len(outs)):], len(plan.Items), "remediate")
 	}
 	outs = append(recon, outs...)
-	g.collect.remediated(outs)
+	mr = &job.RemediateResult{Outcomes: outs}
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {
-		return err
+		return mr, err
 	}
-	return finish(g.env.Stderr, outs, f.dryRun, "remediate", s.opts)
+	return mr, finish(g.env.Stderr, outs, f.dryRun, "remediate", s.opts)
 }
 
 // reportingChannels names the report channels the configuration turns on

@@ -11,6 +11,7 @@ import (
 	"github.com/keywarden/keywarden/internal/output"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/notify"
 	notifyjira "github.com/keywarden/keywarden/internal/notify/jira"
 	notifyslack "github.com/keywarden/keywarden/internal/notify/slack"
@@ -50,7 +51,10 @@ Exit status 1 when a notice failed.`,
 		Example: `  KEYWARDEN_SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... keywarden report
   keywarden report --dry-run        # print every message, send nothing`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runReport(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := runReport(cmd.Context(), g, f)
+			return err
+		},
 	}
 	withFormats(cmd, output.Table)
 	fl := cmd.Flags()
@@ -60,19 +64,19 @@ Exit status 1 when a notice failed.`,
 	return cmd
 }
 
-func runReport(ctx context.Context, g *globals, f *reportFlags) error {
+func runReport(ctx context.Context, g *globals, f *reportFlags) (rr *job.ReportResult, err error) {
 	asOf, err := parseAsOf(f.asOf, g.env.Now)
 	if err != nil {
-		return err
+		return rr, err
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
-		return err
+		return rr, err
 	}
 	log := g.logger()
 	st, err := openReportStore(ctx, g, cfg)
 	if err != nil {
-		return err
+		return rr, err
 	}
 	defer st.Close()
 	channels, setupErrs := reportChannels(ctx, g, f, cfg, st, log)
@@ -86,7 +90,7 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 				fmt.Fprintf(g.env.Stderr, "report: config.json's %q section is off (as in Hammer, a section without \"enabled\": true is off); set \"enabled\": true to use it\n", s.name)
 			}
 		}
-		return nil
+		return rr, nil
 	}
 	var names []string
 	for _, c := range channels {
@@ -94,19 +98,19 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 	}
 	list, err := notify.Candidates(ctx, st, st, cfg, names)
 	if err != nil {
-		return err
+		return rr, err
 	}
 	r := &notify.Runner{Store: st, Config: cfg, Channels: channels, Log: log, AsOf: asOf, SentAt: g.env.Now().UTC(), DryRun: f.dryRun, Out: g.env.Stdout}
 	var ex policy.Exemptions
 	if err := addExemptions(ctx, st, cfg, &ex); err != nil {
-		return err
+		return rr, err
 	}
 	r.Dated = ex.Dated
 	results, err := r.Run(ctx, list)
 	if err != nil {
-		return err
+		return rr, err
 	}
-	g.collect.reported(results, setupErrs)
+	rr = &job.ReportResult{Notices: results, SetupErrs: setupErrs}
 	if f.dryRun {
 		fmt.Fprint(g.env.Stderr, "dry run, nothing sent:\n")
 	}
@@ -123,9 +127,9 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 		msgs = append(msgs, fmt.Sprintf("  %d notice(s) failed; they stay pending and are retried on the next run", failed))
 	}
 	if len(msgs) > 0 {
-		return &ExitError{Code: ExitError1, Msg: "keywarden report:\n" + strings.Join(msgs, "\n")}
+		return rr, &ExitError{Code: ExitError1, Msg: "keywarden report:\n" + strings.Join(msgs, "\n")}
 	}
-	return nil
+	return rr, nil
 }
 
 // reportChannels builds the enabled channels. A channel that cannot be set

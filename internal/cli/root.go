@@ -101,8 +101,6 @@ type globals struct {
 	retryMaxBackoff time.Duration
 	outFile         string
 	tmpOut          *os.File
-	// collect gathers the steps' results during keywarden run (nil otherwise).
-	collect *runCollector
 	// cfg, when set (serve), is the configuration every command uses instead
 	// of reading --config-dir: the daemon swaps it on SIGHUP only when the
 	// new files validate.

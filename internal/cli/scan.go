@@ -25,6 +25,7 @@ import (
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/issues/sqlite"
+	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/progress"
@@ -55,10 +56,19 @@ type scanFlags struct {
 	accountConcurrency int
 	accountTimeout     time.Duration
 	allowPartial       bool
+	// keepFindings: keep every account's findings after writing them
+	// (keywarden run counts them).
+	keepFindings bool
+}
+
+// newScanFlags are scan's defaults, for the command line and for run.
+func newScanFlags() *scanFlags {
+	return &scanFlags{source: "report", pollInterval: inventory.DefaultPollInterval, reportTimeout: 2 * time.Minute,
+		concurrency: engine.DefaultConcurrency, accountTimeout: DefaultAccountTimeout}
 }
 
 func newScanCmd(g *globals) *cobra.Command {
-	f := &scanFlags{}
+	f := newScanFlags()
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Find stale access keys and passwords, and track them as issues",
@@ -77,11 +87,14 @@ Sources:
   keywarden scan --profile audit -o json --fail-on violation
   keywarden scan --as-of 2027-03-01 --no-track     # what will have expired by 1 March?`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runScan(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := runScan(cmd.Context(), g, f)
+			return err
+		},
 	}
 	withFormats(cmd, output.Table, output.JSON, output.CSV, output.HTML, output.ASFF)
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "report", "AWS source: report (fast path) or live (exact path)")
+	fl.StringVar(&f.source, "source", f.source, "AWS source: report (fast path) or live (exact path)")
 	fl.StringVar(&f.reportFile, "credential-report", "", "audit this credential report CSV instead of calling AWS")
 	fl.StringVar(&f.asOf, "as-of", "", "evaluate as of this date (YYYY-MM-DD, UTC) or RFC 3339 time (default now)")
 	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: the standard credential chain)")
@@ -90,15 +103,15 @@ Sources:
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding at this level exists: warning or violation (whitelisted findings never count)")
 	fl.BoolVar(&f.securityHub, "security-hub", false, "also import the findings into AWS Security Hub (BatchImportFindings, in the caller's account and region; stable IDs, so re-imports update)")
 	fl.BoolVar(&f.noTrack, "no-track", false, "show findings without changing the issue store (implied when --as-of is in the future)")
-	fl.DurationVar(&f.pollInterval, "report-poll-interval", inventory.DefaultPollInterval, "first wait before polling a credential report being generated (doubles each poll, up to 2s)")
+	fl.DurationVar(&f.pollInterval, "report-poll-interval", f.pollInterval, "first wait before polling a credential report being generated (doubles each poll, up to 2s)")
 	_ = fl.MarkHidden("report-poll-interval")
-	fl.DurationVar(&f.reportTimeout, "report-timeout", 2*time.Minute, "give up on an account whose credential report is not ready (or refused with LimitExceeded) after this long")
+	fl.DurationVar(&f.reportTimeout, "report-timeout", f.reportTimeout, "give up on an account whose credential report is not ready (or refused with LimitExceeded) after this long")
 	fl.BoolVar(&f.org, "org", false, "discover the accounts with AWS Organizations (ACTIVE accounts only; needs the management account's or a delegated administrator's credentials); also aws.organization.discover")
 	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
-	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
+	fl.IntVar(&f.concurrency, "concurrency", f.concurrency, "accounts scanned at once")
 	fl.IntVar(&f.accountConcurrency, "account-concurrency", 0, fmt.Sprintf("most IAM calls in flight per account, halved while IAM throttles the account (default aws.account_concurrency, else %d)", inventory.DefaultAccountConcurrency))
-	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
+	fl.DurationVar(&f.accountTimeout, "account-timeout", f.accountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	return cmd
 }
@@ -186,28 +199,28 @@ const DefaultAccountTimeout = 30 * time.Minute
 // scanGCPercent is the GC target of a scan of several accounts.
 const scanGCPercent = 200
 
-func runScan(ctx context.Context, g *globals, f *scanFlags) error {
+func runScan(ctx context.Context, g *globals, f *scanFlags) (sr *job.ScanResult, err error) {
 	now := g.env.Now()
 	// Without --as-of the scan is as of now, exactly: the present, tracked.
 	asOf, err := parseAsOf(f.asOf, func() time.Time { return now })
 	if err != nil {
-		return err
+		return sr, err
 	}
 	if f.failOn != "" && f.failOn != string(policy.Warning) && f.failOn != string(policy.Violation) {
-		return usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
+		return sr, usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
 	}
 	opts, err := g.outputOptions(asOf)
 	if err != nil {
-		return err
+		return sr, err
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
-		return err
+		return sr, err
 	}
 	log := g.logger()
 	rules := cfg.Rules()
 	if len(rules) == 0 {
-		return fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
+		return sr, fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
 	}
 	track := !f.noTrack
 	if track && asOf.After(now) {
@@ -219,11 +232,11 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	}
 
 	if f.concurrency < 1 {
-		return usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
+		return sr, usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
 	}
 	switch {
 	case f.accountConcurrency < 0:
-		return fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
+		return sr, fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
 	case f.accountConcurrency == 0 && cfg.AWS.AccountConcurrency > 0:
 		f.accountConcurrency = cfg.AWS.AccountConcurrency
 	case f.accountConcurrency == 0:
@@ -235,7 +248,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	}
 	filter.Exclude = append(append([]string{}, filter.Exclude...), f.exclude...)
 	if err := filter.Validate(); err != nil {
-		return fmt.Errorf("--include/--exclude: %w", err)
+		return sr, fmt.Errorf("--include/--exclude: %w", err)
 	}
 	eng := &engine.Engine{Rules: rules, Exemptions: cfg.Exemptions(), Log: log,
 		Concurrency: f.concurrency, AccountTimeout: f.accountTimeout}
@@ -244,23 +257,23 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	switch {
 	case f.reportFile != "":
 		if f.org {
-			return fmt.Errorf("--org needs AWS access: drop --credential-report")
+			return sr, fmt.Errorf("--org needs AWS access: drop --credential-report")
 		}
 		eng.Source = &inventory.FileSource{Path: f.reportFile}
 		accts = []inventory.Account{{}}
 	default:
 		ac, err := awsConfig(ctx, g, f, cfg)
 		if err != nil {
-			return err
+			return sr, err
 		}
 		retry, err := g.retry()
 		if err != nil {
-			return err
+			return sr, err
 		}
 		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.ScanRole(), ExternalID: cfg.AWS.ExternalID, Retry: retry}
 		accts, discovered, err = scanAccounts(ctx, sess, cfg, filter, f.org || cfg.AWS.Organization.Discover)
 		if err != nil {
-			return err
+			return sr, err
 		}
 		for _, inactive := range inactiveOf(discovered) {
 			log.Info("organization account skipped", "account", inactive)
@@ -278,24 +291,24 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		case "live":
 			eng.Source = &inventory.LiveSource{Clients: sess.IAM, Concurrency: f.accountConcurrency}
 		default:
-			return usageError(fmt.Sprintf("--source %q: use report or live", f.source))
+			return sr, usageError(fmt.Sprintf("--source %q: use report or live", f.source))
 		}
 	}
 	if len(f.accounts) > 0 {
 		accts, err = selectAccounts(accts, f.accounts)
 		if err != nil {
-			return err
+			return sr, err
 		}
 	}
 	if track {
 		st, err := openIssueStore(ctx, g, cfg)
 		if err != nil {
-			return err
+			return sr, err
 		}
 		defer st.Close()
 		eng.Store = st
 		if err := addExemptions(ctx, st, cfg, &eng.Exemptions); err != nil {
-			return err
+			return sr, err
 		}
 	}
 	var bar *progress.Bar
@@ -312,7 +325,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	var streamErr error
 	if output.Streams(opts.Format) {
 		if stream, err = output.NewFindingStream(g.env.Stdout, opts); err != nil {
-			return err
+			return sr, err
 		}
 		// When the progress bar (stderr) and the findings (stdout) share a
 		// terminal, each account's lines go out whole, with the bar cleared.
@@ -329,7 +342,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 				streamErr = stream.Flush()
 			}
 		}
-		eng.DropFindings = g.collect == nil && !f.securityHub
+		eng.DropFindings = !f.keepFindings && !f.securityHub
 	}
 	if g.env.Getenv("GOGC") == "" && len(accts) > 1 {
 		// An organization scan allocates ~12 KiB per AWS call in the SDK
@@ -343,15 +356,15 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	res, err := eng.Scan(ctx, accts, asOf)
 	bar.Clear()
 	if err != nil && interrupted(ctx) {
-		return scanInterrupted(res, track)
+		return sr, scanInterrupted(res, track)
 	}
 	if err != nil {
-		return err
+		return sr, err
 	}
 	if streamErr != nil {
-		return streamErr
+		return sr, streamErr
 	}
-	g.collect.scanned(res, track)
+	sr = &job.ScanResult{Result: res, Tracked: track}
 	for i := range res.Accounts {
 		if res.Accounts[i].Account.Name == "" {
 			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
@@ -360,7 +373,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	var shub *securityHubTarget
 	if f.securityHub || opts.Format == output.ASFF {
 		if shub, err = securityHubFor(ctx, g, f, cfg, f.securityHub); err != nil {
-			return err
+			return sr, err
 		}
 	}
 	switch opts.Format {
@@ -376,29 +389,29 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 	}
 	if err != nil {
-		return err
+		return sr, err
 	}
 	untracked(g.env.Stderr, res, asOfLabel(f.asOf, asOf))
 	summary(g.env.Stderr, res, track, discovered)
 	if f.securityHub {
 		if err := shub.importFindings(ctx, g, res.Findings(), asOf, opts.ShowKeyIDs); err != nil {
-			return err
+			return sr, err
 		}
 	}
 	if failed := res.Failed(); len(failed) > 0 {
 		// --allow-partial tolerates some failed accounts, never a scan
 		// that scanned nothing.
 		if len(failed) == len(res.Accounts) {
-			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
+			return sr, &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
 		}
 		if !f.allowPartial {
-			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+			return sr, &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
 		}
 	}
 	if f.failOn != "" && tallyFailsOn(res, policy.Stage(f.failOn)) {
-		return &ExitError{Code: ExitFindings}
+		return sr, &ExitError{Code: ExitFindings}
 	}
-	return nil
+	return sr, nil
 }
 
 // asOfLabel is --as-of as the user wrote it, or the evaluation time.

@@ -353,8 +353,8 @@ func (d *daemon) runOnce(ctx context.Context, f *serveFlags) {
 	if dur, err := time.ParseDuration(sum.Duration); err == nil {
 		obs.Duration = dur
 	}
-	if c != nil && c.scan != nil {
-		for _, a := range c.scan.Accounts {
+	if c != nil && c.Scan != nil && c.Scan.Result != nil {
+		for _, a := range c.Scan.Result.Accounts {
 			if a.Err != nil {
 				obs.FailedAccounts++
 				continue
