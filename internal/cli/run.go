@@ -37,8 +37,12 @@ type runFlags struct {
 	lockTTL      time.Duration
 }
 
+// newRunFlags are run's defaults, for the command line, serve and the
+// Lambda.
+func newRunFlags() *runFlags { return &runFlags{lockTTL: 2 * time.Hour} }
+
 func newRunCmd(g *globals) *cobra.Command {
-	f := &runFlags{}
+	f := newRunFlags()
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "One unattended run: scan every account, report, remediate (as configured)",
@@ -82,7 +86,7 @@ account or step failed (--allow-partial: only when nothing was scanned).
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 when some accounts or steps failed but others succeeded")
 	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: the standard credential chain)")
 	fl.StringVar(&f.region, "region", "", "AWS region for IAM/STS calls")
-	fl.DurationVar(&f.lockTTL, "lock-ttl", 2*time.Hour, "lease of the run lock in the store: a crashed run blocks others this long at most; must exceed the longest run")
+	fl.DurationVar(&f.lockTTL, "lock-ttl", f.lockTTL, "lease of the run lock in the store: a crashed run blocks others this long at most; must exceed the longest run")
 	return cmd
 }
 

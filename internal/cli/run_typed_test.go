@@ -43,7 +43,7 @@ func TestRunBuildsNoCommand(t *testing.T) {
 	if funcs["runStep"] != nil {
 		t.Error("runStep exists: run must call the steps over typed options, not rebuild commands")
 	}
-	for _, name := range []string{"runOnce", "runSteps", "method runOnce"} {
+	for _, name := range []string{"runOnce", "runSteps", "method runOnce", "LambdaHandler"} {
 		fd := funcs[name]
 		if fd == nil {
 			t.Fatalf("%s is gone: update this test", name)
@@ -57,6 +57,9 @@ func TestRunBuildsNoCommand(t *testing.T) {
 			switch fn := call.Fun.(type) {
 			case *ast.Ident:
 				id = fn.Name
+				if id == "Run" {
+					t.Errorf("%s calls Run(argv) at %s: call runOnce (job.Run) instead", name, fset.Position(call.Pos()))
+				}
 			case *ast.SelectorExpr:
 				id = fn.Sel.Name
 			}
