@@ -179,7 +179,7 @@ func openSession(ctx context.Context, g *globals, f *actFlags) (*session, error)
 		return nil, err
 	}
 	exempt := cfg.Exemptions()
-	if err = addExemptions(ctx, st, cfg, &exempt); err != nil {
+	if err = job.AddExemptions(ctx, st, cfg, &exempt); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -278,9 +278,9 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) (mr *job.R
 	}
 	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
 		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Dated: s.exec.Exemptions.Dated}
-	global := reportingChannels(g, s.cfg, "")
+	global := job.ReportingChannels(s.cfg, g.env.Getenv, "")
 	for k, kc := range s.cfg.Kinds {
-		channels := reportingChannels(g, s.cfg, k)
+		channels := job.ReportingChannels(s.cfg, g.env.Getenv, k)
 		kp := remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod,
 			Reporting: kc.Reporting && len(channels) > 0}
 		if kp.Reporting && kc.Remediation && slices.Contains(channels, "slack") {
@@ -321,31 +321,6 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) (mr *job.R
 		return mr, err
 	}
 	return mr, finish(g.env.Stderr, outs, f.dryRun, "remediate", s.opts)
-}
-
-// reportingChannels names the report channels the configuration turns on
-// for kind k (as report sets them up, less those k's section switches off:
-// Hammer's per-check "jira": false / "slack": false; k "" for the global
-// settings alone): a kind with "reporting": true reports only when one is.
-func reportingChannels(g *globals, cfg *config.Config, k policy.Kind) []string {
-	var out []string
-	sc := cfg.Notify.Slack
-	set := func(name string) bool { return strings.TrimSpace(g.env.Getenv(name)) != "" }
-	// Without a "slack" section Slack is on when one of its variables is
-	// set; with one, when "enabled" is true (Hammer's default is off; a
-	// missing variable is then an error of the report, and the violations
-	// stay unreported).
-	if ((sc.Set && sc.Enabled) || (!sc.Set && (set(config.DefaultSlackWebhookURLEnv) || set(config.DefaultSlackTokenEnv)))) &&
-		!cfg.Notify.SwitchedOff(k, "slack") {
-		out = append(out, "slack")
-	}
-	if cfg.Notify.Jira.Set && cfg.Notify.Jira.Enabled && !cfg.Notify.SwitchedOff(k, "jira") {
-		out = append(out, "jira")
-	}
-	if cfg.Notify.SNS.Set && cfg.Notify.SNS.Enabled {
-		out = append(out, "sns")
-	}
-	return out
 }
 
 // firstRemediationWarnings reads when the first remediation warning of each

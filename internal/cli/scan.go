@@ -307,7 +307,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (sr *job.ScanResult,
 		}
 		defer st.Close()
 		eng.Store = st
-		if err := addExemptions(ctx, st, cfg, &eng.Exemptions); err != nil {
+		if err := job.AddExemptions(ctx, st, cfg, &eng.Exemptions); err != nil {
 			return sr, err
 		}
 	}
