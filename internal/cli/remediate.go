@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,9 +19,7 @@ import (
 	"github.com/keywarden/keywarden/internal/accounts"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
-	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/job"
-	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/progress"
@@ -238,82 +235,33 @@ func ownKeyID(ctx context.Context, g *globals, ac aws.Config, dryRun bool) ([]st
 }
 
 func runRemediate(ctx context.Context, g *globals, f *remediateFlags) (mr *job.RemediateResult, err error) {
-	explicit := map[policy.Kind]bool{}
+	var kinds []policy.Kind
 	for _, k := range f.kinds {
 		if !policy.Kind(k).Valid() {
 			return mr, usageError(fmt.Sprintf("--kind %q: use user_inactivekeys, user_keysrotation or user_inactivepasswords", k))
 		}
-		explicit[policy.Kind(k)] = true
+		kinds = append(kinds, policy.Kind(k))
 	}
 	s, err := openSession(ctx, g, &f.actFlags)
 	if err != nil {
 		return mr, err
 	}
 	defer s.Close()
-	// Settle what an interrupted run left in the journal first.
-	recon, err := s.exec.Reconcile(ctx)
-	if err != nil {
-		return mr, err
+	mr, err = job.Remediate(ctx, job.RemediateDeps{Config: s.cfg, Store: s.store, Exec: s.exec, Getenv: g.env.Getenv, Log: g.logger()},
+		job.RemediateOptions{AsOf: s.asOf, PlanAsOf: f.asOf != "", DryRun: f.dryRun, Profile: f.profile, Region: f.region,
+			AfterDryReport: f.afterDryReport, Kinds: kinds, Accounts: f.accounts, IssueIDs: f.issueIDs})
+	var noIssue *job.NoIssueError
+	if errors.As(err, &noIssue) {
+		return nil, usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", noIssue.ID))
 	}
-	list, err := s.store.List(ctx, issues.Filter{Statuses: []issues.Status{issues.Open, issues.Whitelisted}})
-	if err != nil {
-		return mr, err
+	if mr == nil {
+		return nil, err
 	}
-	for _, id := range f.issueIDs {
-		if slices.ContainsFunc(list, func(is issues.Issue) bool { return is.ID == id }) {
-			continue
-		}
-		if _, err := s.store.Get(ctx, id); errors.Is(err, issues.ErrNotFound) {
-			return mr, usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", id))
-		} else if err != nil {
-			return mr, err
-		}
-	}
-	var sel []issues.Issue
-	for _, is := range list {
-		if (len(explicit) == 0 || explicit[is.Kind]) && (len(f.accounts) == 0 || slices.Contains(f.accounts, is.AccountID)) &&
-			(len(f.issueIDs) == 0 || slices.Contains(f.issueIDs, is.ID)) {
-			sel = append(sel, is)
-		}
-	}
-	pol := remediate.Policy{Kinds: map[policy.Kind]remediate.KindPolicy{}, Explicit: explicit,
-		MaxPerRun: s.cfg.Remediation.MaxPerRun, OwnKeyIDs: s.exec.OwnKeyIDs, Dated: s.exec.Exemptions.Dated}
-	global := job.ReportingChannels(s.cfg, g.env.Getenv, "")
-	for k, kc := range s.cfg.Kinds {
-		channels := job.ReportingChannels(s.cfg, g.env.Getenv, k)
-		kp := remediate.KindPolicy{Enabled: kc.Remediation, Accounts: kc.RemediationAccounts, RetentionDays: kc.RemediationRetentionPeriod,
-			Reporting: kc.Reporting && len(channels) > 0}
-		if kp.Reporting && kc.Remediation && slices.Contains(channels, "slack") {
-			kp.WarningDays = s.cfg.Notify.Slack.RemediationWarningDays
-		}
-		pol.Kinds[k] = kp
-		if kc.Enabled && kc.Reporting && len(channels) == 0 && (kc.Remediation || explicit[k]) {
-			if len(global) == 0 {
-				g.logger().Warn("reporting is on for the kind but no channel is configured (slack, jira, sns): its remediation retention counts from detection",
-					"kind", k)
-			} else {
-				g.logger().Warn("reporting is on for the kind but its section switches every configured channel off (\"jira\": false, \"slack\": false): its remediation retention counts from detection",
-					"kind", k, "channels", strings.Join(global, ","))
-			}
-		}
-	}
-	if f.asOf != "" {
-		sel = issuesAsOf(sel, s.asOf)
-	}
-	if pol.Warned, err = firstRemediationWarnings(ctx, s.store, sel); err != nil {
-		return mr, err
-	}
-	plan := remediate.MakePlan(sel, pol, s.asOf)
-	if err := explainNotReported(ctx, s.store, plan, f.afterDryReport); err != nil {
-		return mr, err
-	}
-	outs, err := s.exec.Execute(ctx, plan)
+	outs := mr.Outcomes
 	if err != nil && interrupted(ctx) {
 		// Execute's outcomes: the plan's skips, then one per item handled.
-		err = remediateInterrupted(ctx, s.store, outs[min(len(plan.Skipped), len(outs)):], len(plan.Items), "remediate")
+		err = remediateInterrupted(ctx, s.store, outs[mr.Reconciled+min(len(mr.Plan.Skipped), len(outs)-mr.Reconciled):], len(mr.Plan.Items), "remediate")
 	}
-	outs = append(recon, outs...)
-	mr = &job.RemediateResult{Outcomes: outs}
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
 		err = rerr
 	}
@@ -321,106 +269,6 @@ func runRemediate(ctx context.Context, g *globals, f *remediateFlags) (mr *job.R
 		return mr, err
 	}
 	return mr, finish(g.env.Stderr, outs, f.dryRun, "remediate", s.opts)
-}
-
-// firstRemediationWarnings reads when the first remediation warning of each
-// issue was sent (slack.remediation_warning_days).
-func firstRemediationWarnings(ctx context.Context, st journalStore, list []issues.Issue) (map[int64]time.Time, error) {
-	ns, ok := st.(notify.Store)
-	if !ok || len(list) == 0 {
-		return nil, nil
-	}
-	ids := make([]int64, len(list))
-	for i := range list {
-		ids[i] = list[i].ID
-	}
-	ds, err := ns.Deliveries(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read the remediation warnings: %w", err)
-	}
-	out := map[int64]time.Time{}
-	for _, d := range ds {
-		if d.Event != notify.RemediationWarning || d.State != notify.Sent || d.SentAt == nil {
-			continue
-		}
-		if t, ok := out[d.IssueID]; !ok || d.SentAt.Before(t) {
-			out[d.IssueID] = *d.SentAt
-		}
-	}
-	return out, nil
-}
-
-// explainNotReported adds to each "not reported" skip what became of the
-// violation's notices: failing (with the last error), or never planned.
-func explainNotReported(ctx context.Context, st journalStore, plan *remediate.Plan, afterDryReport bool) error {
-	if afterDryReport {
-		for i := range plan.Skipped {
-			if it := &plan.Skipped[i]; errors.Is(it.Err, remediate.ErrNotReported) {
-				it.Err = fmt.Errorf("%w; this run's report was a dry run: a real run reports it first and counts the retention from that report", it.Err)
-			}
-		}
-	}
-	ns, ok := st.(notify.Store)
-	if !ok {
-		return nil
-	}
-	var ids []int64
-	for _, it := range plan.Skipped {
-		if errors.Is(it.Err, remediate.ErrNotReported) && it.Issues[0].Reported == nil {
-			ids = append(ids, it.Issues[0].ID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	ds, err := ns.Deliveries(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("read the notices of unreported issues: %w", err)
-	}
-	byIssue := map[int64][]string{}
-	for _, d := range ds {
-		if d.Event != notify.Violation || !d.State.Live() {
-			continue
-		}
-		s := d.Channel
-		if d.Target != "" {
-			s += " " + d.Target
-		}
-		s += ": " + string(d.State)
-		if d.LastError != "" {
-			s += fmt.Sprintf(" after %d attempt(s), last error: %s", d.Attempts, d.LastError)
-		}
-		byIssue[d.IssueID] = append(byIssue[d.IssueID], s)
-	}
-	for i := range plan.Skipped {
-		it := &plan.Skipped[i]
-		if !errors.Is(it.Err, remediate.ErrNotReported) || it.Issues[0].Reported != nil {
-			continue
-		}
-		if notes := byIssue[it.Issues[0].ID]; len(notes) > 0 {
-			it.Err = fmt.Errorf("%w (%s)", it.Err, strings.Join(notes, "; "))
-		}
-	}
-	return nil
-}
-
-// issuesAsOf returns the issues as they will stand (or stood) at asOf, for
-// a dry run's plan as of that date: the stage and days left follow from
-// each issue's deadline, so a warning past its deadline by then is a
-// violation, due like any other.
-func issuesAsOf(list []issues.Issue, asOf time.Time) []issues.Issue {
-	out := make([]issues.Issue, len(list))
-	for i, is := range list {
-		if !is.Deadline.IsZero() {
-			is.DaysLeft = policy.DaysLeft(is.Deadline.Sub(asOf))
-			is.Stage = policy.Warning
-			if asOf.After(is.Deadline) {
-				is.Stage = policy.Violation
-			}
-		}
-		out[i] = is
-	}
-	return out
 }
 
 // hidden reports outcomes not worth a line: issues whose kind or account is

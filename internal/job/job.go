@@ -55,19 +55,32 @@ type ReportResult struct {
 	SetupErrs []error
 }
 
-// RemediateOptions is what a run asks of its remediation: automatic (no
-// prompt), acting on the present unless DryRun (then planned as of AsOf).
+// RemediateOptions is what is asked of a remediation: acting on the
+// present unless DryRun (then, with PlanAsOf, planned as of AsOf). A run's
+// remediation is automatic (no prompt).
 type RemediateOptions struct {
-	AsOf            time.Time
+	AsOf time.Time
+	// PlanAsOf: the plan is as of AsOf, not the issues' stored stage (a
+	// dry run's --as-of).
+	PlanAsOf        bool
 	DryRun          bool
 	Profile, Region string
 	// AfterDryReport: this run's report was a dry run.
 	AfterDryReport bool
+	// Kinds named explicitly (their remediation is on for this call),
+	// Accounts and IssueIDs: only these (none: all).
+	Kinds    []policy.Kind
+	Accounts []string
+	IssueIDs []int64
 }
 
 // RemediateResult is what a remediation did.
 type RemediateResult struct {
-	Outcomes []remediate.Outcome
+	// Outcomes: the journal's reconciled actions first, then the plan's
+	// skips, then one per item handled.
+	Outcomes   []remediate.Outcome
+	Reconciled int
+	Plan       *remediate.Plan
 }
 
 // Steps are the three steps of a run. A step returns its result, if it got
