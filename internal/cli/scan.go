@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -196,31 +195,26 @@ func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config
 // says otherwise.
 const DefaultAccountTimeout = 30 * time.Minute
 
-// scanGCPercent is the GC target of a scan of several accounts.
-const scanGCPercent = 200
-
-func runScan(ctx context.Context, g *globals, f *scanFlags) (sr *job.ScanResult, err error) {
+func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, error) {
 	now := g.env.Now()
 	// Without --as-of the scan is as of now, exactly: the present, tracked.
 	asOf, err := parseAsOf(f.asOf, func() time.Time { return now })
 	if err != nil {
-		return sr, err
+		return nil, err
 	}
 	if f.failOn != "" && f.failOn != string(policy.Warning) && f.failOn != string(policy.Violation) {
-		return sr, usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
+		return nil, usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
 	}
 	opts, err := g.outputOptions(asOf)
 	if err != nil {
-		return sr, err
+		return nil, err
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
-		return sr, err
+		return nil, err
 	}
-	log := g.logger()
-	rules := cfg.Rules()
-	if len(rules) == 0 {
-		return sr, fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
+	if len(cfg.Rules()) == 0 {
+		return nil, fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
 	}
 	track := !f.noTrack
 	if track && asOf.After(now) {
@@ -230,93 +224,36 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (sr *job.ScanResult,
 			asOfLabel(f.asOf, asOf), now.UTC().Format(time.RFC3339))
 		track = false
 	}
-
 	if f.concurrency < 1 {
-		return sr, usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
+		return nil, usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
 	}
 	switch {
 	case f.accountConcurrency < 0:
-		return sr, fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
+		return nil, fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
 	case f.accountConcurrency == 0 && cfg.AWS.AccountConcurrency > 0:
 		f.accountConcurrency = cfg.AWS.AccountConcurrency
 	case f.accountConcurrency == 0:
 		f.accountConcurrency = inventory.DefaultAccountConcurrency
 	}
-	filter := accounts.Filter{Include: cfg.AWS.Organization.Include, Exclude: cfg.AWS.Organization.Exclude}
-	if len(f.include) > 0 {
-		filter.Include = f.include
-	}
-	filter.Exclude = append(append([]string{}, filter.Exclude...), f.exclude...)
-	if err := filter.Validate(); err != nil {
-		return sr, fmt.Errorf("--include/--exclude: %w", err)
-	}
-	eng := &engine.Engine{Rules: rules, Exemptions: cfg.Exemptions(), Log: log,
-		Concurrency: f.concurrency, AccountTimeout: f.accountTimeout}
-	var accts []inventory.Account
-	var discovered *accounts.Discovered
-	switch {
-	case f.reportFile != "":
-		if f.org {
-			return sr, fmt.Errorf("--org needs AWS access: drop --credential-report")
-		}
-		eng.Source = &inventory.FileSource{Path: f.reportFile}
-		accts = []inventory.Account{{}}
-	default:
-		ac, err := awsConfig(ctx, g, f, cfg)
-		if err != nil {
-			return sr, err
-		}
-		retry, err := g.retry()
-		if err != nil {
-			return sr, err
-		}
-		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.ScanRole(), ExternalID: cfg.AWS.ExternalID, Retry: retry}
-		accts, discovered, err = scanAccounts(ctx, sess, cfg, filter, f.org || cfg.AWS.Organization.Discover)
-		if err != nil {
-			return sr, err
-		}
-		for _, inactive := range inactiveOf(discovered) {
-			log.Info("organization account skipped", "account", inactive)
-		}
-		switch f.source {
-		case "report":
-			src := &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), LastUse: engine.ScreenLastUse(rules, asOf),
-				PollInterval: f.pollInterval, PollTimeout: f.reportTimeout, Concurrency: f.accountConcurrency}
-			if track {
-				// Key IDs of tracked keys come from the store; the
-				// remediation re-reads every key live before acting.
-				src.KnownKeys = eng.KnownKeys
-			}
-			eng.Source = src
-		case "live":
-			eng.Source = &inventory.LiveSource{Clients: sess.IAM, Concurrency: f.accountConcurrency}
-		default:
-			return sr, usageError(fmt.Sprintf("--source %q: use report or live", f.source))
-		}
-	}
-	if len(f.accounts) > 0 {
-		accts, err = selectAccounts(accts, f.accounts)
-		if err != nil {
-			return sr, err
-		}
-	}
-	if track {
-		st, err := openIssueStore(ctx, g, cfg)
-		if err != nil {
-			return sr, err
-		}
-		defer st.Close()
-		eng.Store = st
-		if err := job.AddExemptions(ctx, st, cfg, &eng.Exemptions); err != nil {
-			return sr, err
-		}
+	if f.reportFile == "" && f.source != "report" && f.source != "live" {
+		return nil, usageError(fmt.Sprintf("--source %q: use report or live", f.source))
 	}
 	var bar *progress.Bar
-	if opts.Format != output.JSON && stderrTTY(g.env) {
-		bar = progress.New(g.env.Stderr, len(accts))
-		eng.Progress = func(p engine.Progress) { bar.Update(p.Done, p.Findings, p.Failed) }
+	deps := job.ScanDeps{Config: cfg, Log: g.logger(), Getenv: g.env.Getenv,
+		AWS: func(ctx context.Context) (aws.Config, accounts.Retry, error) {
+			ac, err := awsConfig(ctx, g, f, cfg)
+			if err != nil {
+				return aws.Config{}, accounts.Retry{}, err
+			}
+			retry, err := g.retry()
+			return ac, retry, err
+		},
+		OpenStore: func(ctx context.Context) (issues.Store, error) { return openIssueStore(ctx, g, cfg) },
 	}
-	eng.Ages = opts.Format == output.HTML
+	if opts.Format != output.JSON && stderrTTY(g.env) {
+		deps.Started = func(n int) { bar = progress.New(g.env.Stderr, n) }
+		deps.Progress = func(p engine.Progress) { bar.Update(p.Done, p.Findings, p.Failed) }
+	}
 	// JSON lines and CSV are written account by account while the scan
 	// goes on, in the accounts' order (engine.Engine.Output), byte for byte
 	// what writing them at the end gives; a plain scan then drops each
@@ -325,51 +262,41 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (sr *job.ScanResult,
 	var streamErr error
 	if output.Streams(opts.Format) {
 		if stream, err = output.NewFindingStream(g.env.Stdout, opts); err != nil {
-			return sr, err
+			return nil, err
 		}
 		// When the progress bar (stderr) and the findings (stdout) share a
 		// terminal, each account's lines go out whole, with the bar cleared.
 		out, _ := g.env.Stdout.(*os.File)
-		shared := bar != nil && out != nil && (isatty.IsTerminal(out.Fd()) || isatty.IsCygwinTerminal(out.Fd()))
-		eng.Output = func(r *engine.AccountResult) {
+		shared := out != nil && (isatty.IsTerminal(out.Fd()) || isatty.IsCygwinTerminal(out.Fd()))
+		deps.Output = func(r *engine.AccountResult) {
 			if len(r.Findings) == 0 || streamErr != nil {
 				return
 			}
-			if shared {
+			if shared && bar != nil {
 				bar.Clear()
 			}
-			if streamErr = stream.Write(r.Findings); streamErr == nil && shared {
+			if streamErr = stream.Write(r.Findings); streamErr == nil && shared && bar != nil {
 				streamErr = stream.Flush()
 			}
 		}
-		eng.DropFindings = !f.keepFindings && !f.securityHub
 	}
-	if g.env.Getenv("GOGC") == "" && len(accts) > 1 {
-		// An organization scan allocates ~12 KiB per AWS call in the SDK
-		// while its live heap stays small (facts of the accounts in
-		// flight, findings streamed out): at the default GOGC=100 the
-		// collector runs every few MiB and takes ~10% of the CPU. Half as
-		// many cycles for a somewhat larger heap; GOGC in the environment
-		// wins.
-		defer debug.SetGCPercent(debug.SetGCPercent(scanGCPercent))
-	}
-	res, err := eng.Scan(ctx, accts, asOf)
+	sr, err := job.Scan(ctx, deps, job.ScanOptions{AsOf: asOf, Track: track, KeepFindings: f.keepFindings || f.securityHub,
+		Profile: f.profile, Region: f.region, Source: f.source, ReportFile: f.reportFile, Accounts: f.accounts,
+		Org: f.org, Include: f.include, Exclude: f.exclude, Concurrency: f.concurrency, AccountConcurrency: f.accountConcurrency,
+		AccountTimeout: f.accountTimeout, PollInterval: f.pollInterval, ReportTimeout: f.reportTimeout, Ages: opts.Format == output.HTML})
 	bar.Clear()
-	if err != nil && interrupted(ctx) {
-		return sr, scanInterrupted(res, track)
+	var notConfigured *job.AccountNotConfiguredError
+	switch {
+	case errors.As(err, &notConfigured):
+		return nil, usageError(fmt.Sprintf("--account %s: not in aws.accounts of config.json", notConfigured.ID))
+	case err != nil && sr != nil && interrupted(ctx):
+		return nil, scanInterrupted(sr.Result, track)
+	case err != nil:
+		return nil, err
+	case streamErr != nil:
+		return nil, streamErr
 	}
-	if err != nil {
-		return sr, err
-	}
-	if streamErr != nil {
-		return sr, streamErr
-	}
-	sr = &job.ScanResult{Result: res, Tracked: track}
-	for i := range res.Accounts {
-		if res.Accounts[i].Account.Name == "" {
-			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
-		}
-	}
+	res := sr.Result
 	var shub *securityHubTarget
 	if f.securityHub || opts.Format == output.ASFF {
 		if shub, err = securityHubFor(ctx, g, f, cfg, f.securityHub); err != nil {
@@ -378,7 +305,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (sr *job.ScanResult,
 	}
 	switch opts.Format {
 	case output.HTML:
-		err = output.RenderHTML(g.env.Stdout, scanReport(res, cfg, rules), opts)
+		err = output.RenderHTML(g.env.Stdout, scanReport(res, cfg, cfg.Rules()), opts)
 	case output.ASFF:
 		err = output.WriteASFF(g.env.Stdout, output.ToASFF(res.Findings(), shub.options(asOf, opts.ShowKeyIDs)))
 	default:
@@ -392,7 +319,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (sr *job.ScanResult,
 		return sr, err
 	}
 	untracked(g.env.Stderr, res, asOfLabel(f.asOf, asOf))
-	summary(g.env.Stderr, res, track, discovered)
+	summary(g.env.Stderr, res, track, sr.Discovered)
 	if f.securityHub {
 		if err := shub.importFindings(ctx, g, res.Findings(), asOf, opts.ShowKeyIDs); err != nil {
 			return sr, err
@@ -438,24 +365,6 @@ func untracked(w io.Writer, res *engine.Result, asOf string) {
 		fmt.Fprintf(w, "--as-of %s is before the last tracked scan of %s (%s): findings shown, issue store unchanged\n",
 			asOf, a.Account.ID, label)
 	}
-}
-
-func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account, error) {
-	var out []inventory.Account
-	for _, id := range want {
-		found := false
-		for _, a := range all {
-			if a.ID == id || (a.ID == "" && len(all) == 1) {
-				out = append(out, inventory.Account{ID: id, Name: a.Name})
-				found = true
-				break
-			}
-		}
-		if !found {
-			return nil, usageError(fmt.Sprintf("--account %s: not in aws.accounts of config.json", id))
-		}
-	}
-	return out, nil
 }
 
 // tallyFailsOn is matchesFailOn of every account's findings, from their
@@ -515,7 +424,7 @@ func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discover
 	if n := len(res.Skipped); n > 0 {
 		fmt.Fprintf(w, "; %d account(s) skipped (no enabled check covers them)", n)
 	}
-	if n := len(inactiveOf(d)); n > 0 {
+	if n := len(job.InactiveOf(d)); n > 0 {
 		fmt.Fprintf(w, "; %d suspended/closed organization account(s) skipped", n)
 	}
 	fmt.Fprintf(w, "; %s", roundDuration(res.Duration))

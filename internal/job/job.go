@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/accounts"
 	"github.com/keywarden/keywarden/internal/engine"
 	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/notify"
@@ -33,12 +34,31 @@ type ScanOptions struct {
 	// summary counts them) even when they are streamed out.
 	KeepFindings    bool
 	Profile, Region string
+	// Source: report (default) or live; ReportFile: a credential report
+	// CSV instead of AWS.
+	Source, ReportFile string
+	// Accounts: only these configured accounts. Org: discover the accounts
+	// with AWS Organizations; Include replaces and Exclude adds to
+	// aws.organization's filters.
+	Accounts         []string
+	Org              bool
+	Include, Exclude []string
+	// Concurrency: accounts at once; AccountConcurrency: IAM calls in
+	// flight per account; AccountTimeout bounds one account (0: none).
+	Concurrency, AccountConcurrency int
+	AccountTimeout                  time.Duration
+	// PollInterval and ReportTimeout of credential report generation.
+	PollInterval, ReportTimeout time.Duration
+	// Ages: count every credential's age (the HTML report's chart).
+	Ages bool
 }
 
 // ScanResult is what a scan did. Result is nil when nothing was scanned.
 type ScanResult struct {
 	Result  *engine.Result
 	Tracked bool
+	// Discovered: the organization's accounts, when discovered.
+	Discovered *accounts.Discovered
 }
 
 // ReportOptions is what a run asks of its report.

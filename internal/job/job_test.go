@@ -74,7 +74,7 @@ func TestRunOrdersStepsAndSummarisesTypedResults(t *testing.T) {
 	if !reflect.DeepEqual(f.calls, []string{"scan", "report", "remediate"}) || !locked || !released {
 		t.Fatalf("calls %v, locked %v, released %v", f.calls, locked, released)
 	}
-	if want := (ScanOptions{AsOf: t0, Track: true, KeepFindings: true, Profile: "audit", Region: "eu-west-1"}); f.scan != want {
+	if want := (ScanOptions{AsOf: t0, Track: true, KeepFindings: true, Profile: "audit", Region: "eu-west-1"}); !reflect.DeepEqual(f.scan, want) {
 		t.Errorf("scan options %+v, want %+v", f.scan, want)
 	}
 	if f.remed.AfterDryReport || f.remed.DryRun || f.report.DryRun {
