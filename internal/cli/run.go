@@ -2,24 +2,17 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/config"
-	"github.com/keywarden/keywarden/internal/issues"
 	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/output"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // RunSummary is the outcome of keywarden run (JSON schema version 1): the
@@ -179,40 +172,6 @@ func stepError(err error) error {
 	return errors.New(msg)
 }
 
-// RunLockName is the store lock every run takes.
-const RunLockName = "keywarden-run"
-
-// lockRun takes the run lock in the configured store; release frees it and
-// closes the store.
-func lockRun(ctx context.Context, g *globals, cfg *config.Config, ttl time.Duration) (func(), error) {
-	st, err := openIssueStore(ctx, g, cfg)
-	if err != nil {
-		return nil, err
-	}
-	lk, ok := st.(issues.Locker)
-	if !ok {
-		st.Close()
-		return nil, fmt.Errorf("the %s store cannot hold the run lock", cfg.Store.Type)
-	}
-	host, _ := os.Hostname()
-	// Unique per run, even for two runs of one process in the same instant.
-	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text())
-	if ttl <= 0 {
-		ttl = 2 * time.Hour
-	}
-	rel, err := lk.Lock(ctx, RunLockName, owner, ttl)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("run lock: %w", err)
-	}
-	return func() {
-		if err := rel(context.WithoutCancel(ctx)); err != nil {
-			g.logger().Error("releasing the run lock failed; it expires by itself", "err", err)
-		}
-		st.Close()
-	}, nil
-}
-
 // anyKind reports whether an enabled kind satisfies pred.
 func anyKind(cfg *config.Config, pred func(*config.Kind) bool) bool {
 	for _, k := range cfg.Kinds {
@@ -221,46 +180,4 @@ func anyKind(cfg *config.Config, pred func(*config.Kind) bool) bool {
 		}
 	}
 	return false
-}
-
-func writeRunSummary(g *globals, sum *RunSummary) error {
-	opts, err := g.outputOptions(sum.AsOf)
-	if err != nil {
-		return err
-	}
-	w := g.env.Stdout
-	if opts.Format == output.JSON {
-		return json.NewEncoder(w).Encode(sum)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "run\t%s in %s (as of %s)%s\n", sum.Result, sum.Duration, sum.AsOf.Format(time.RFC3339), map[bool]string{true: ", dry run", false: ""}[sum.DryRun])
-	fmt.Fprintf(tw, "steps\t%s\n", strings.Join(sum.Steps, ", "))
-	fmt.Fprintf(tw, "accounts\t%d (%s, %d AWS API calls)\n", sum.Accounts, output.Count(sum.Users, "user"), sum.APICalls)
-	for _, k := range policy.Kinds {
-		if m := sum.Findings[k]; m != nil {
-			fmt.Fprintf(tw, "%s\t%s, %s, %d whitelisted\n", k, output.Count(m["violation"], "violation"), output.Count(m["warning"], "warning"), m["whitelisted"])
-		}
-	}
-	fmt.Fprintf(tw, "issues\t%d new, %d updated, %d resolved\n", sum.Issues.New, sum.Issues.Updated, sum.Issues.Resolved)
-	var chans []string
-	for ch := range sum.Notices {
-		chans = append(chans, ch)
-	}
-	sort.Strings(chans)
-	for _, ch := range chans {
-		n := sum.Notices[ch]
-		fmt.Fprintf(tw, "notify %s\t%d sent, %d failed, %d cancelled\n", ch, n.Sent, n.Failed, n.Cancelled)
-	}
-	if len(sum.Remediation) > 0 {
-		var parts []string
-		for r, n := range sum.Remediation {
-			parts = append(parts, fmt.Sprintf("%d %s", n, r))
-		}
-		sort.Strings(parts)
-		fmt.Fprintf(tw, "remediation\t%s\n", strings.Join(parts, ", "))
-	}
-	for _, f := range sum.Failures {
-		fmt.Fprintf(tw, "FAILED\t%s\n", f)
-	}
-	return tw.Flush()
 }

@@ -4,26 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/accounts"
-	"github.com/keywarden/keywarden/internal/awsguard"
-	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/engine"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
-	"github.com/keywarden/keywarden/internal/issues/sqlite"
 	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -114,86 +105,6 @@ Sources:
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	return cmd
 }
-
-func loadConfig(g *globals) (*config.Config, error) {
-	if g.cfg != nil {
-		return g.cfg, nil
-	}
-	cfg, err := config.Load(g.configDir)
-	if err != nil {
-		var p *config.Problems
-		if errors.As(err, &p) {
-			return nil, &ExitError{Code: ExitUsage, Msg: fmt.Sprintf("keywarden: configuration in %s is invalid (run keywarden config validate):\n%v", g.configDir, err)}
-		}
-		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
-	}
-	warnConfig(g.env.Stderr, cfg, g.env.Now())
-	return cfg, nil
-}
-
-func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Store, error) {
-	return sqlite.Open(ctx, storePath(g, cfg))
-}
-
-// storePath is the SQLite file: --db, else store.path, else the default.
-func storePath(g *globals, cfg *config.Config) string {
-	switch {
-	case g.db != "":
-		return g.db
-	case cfg.Store.Path != "":
-		return cfg.Store.Path
-	}
-	return config.DefaultStorePath
-}
-
-func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if f.offline {
-		// Nothing may leave the machine: credentials only from the
-		// environment and the shared files, never from the instance
-		// metadata service.
-		opts = append(opts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	}
-	if g.env.AWSHTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
-	} else if idle := f.concurrency * (max(f.accountConcurrency, inventory.DefaultAccountConcurrency) + 1); idle > awshttp.DefaultHTTPTransportMaxIdleConnsPerHost {
-		// Every IAM call goes to one host (iam.amazonaws.com). The SDK's
-		// client keeps 10 idle connections a host: at --concurrency 64
-		// the hundreds of requests in flight would each need a new TLS
-		// connection once their burst ends.
-		opts = append(opts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-			tr.MaxIdleConnsPerHost = idle
-			tr.MaxIdleConns = max(tr.MaxIdleConns, 2*idle) // STS and Organizations too
-		})))
-	}
-	if f.profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(f.profile))
-	}
-	region := f.region
-	if region == "" {
-		region = cfg.AWS.Region
-	}
-	if region != "" {
-		opts = append(opts, awsconfig.WithRegion(region))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if ac.Region == "" {
-		ac.Region = "us-east-1" // IAM is global; any region signs
-	}
-	// Every client is built from ac (IAM, STS, Organizations, SNS, SSM,
-	// DynamoDB, the remediation's IAM): a hung call, an empty or cut-off
-	// answer, or one missing what the API guarantees is an error, retried
-	// and then failed, never an empty result.
-	awsguard.Install(&ac, awsguard.Options{AttemptTimeout: g.callTimeout})
-	return ac, nil
-}
-
-// DefaultAccountTimeout bounds one account's scan unless --account-timeout
-// says otherwise.
-const DefaultAccountTimeout = 30 * time.Minute
 
 func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, error) {
 	now := g.env.Now()
@@ -339,185 +250,4 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, er
 		return sr, &ExitError{Code: ExitFindings}
 	}
 	return sr, nil
-}
-
-// asOfLabel is --as-of as the user wrote it, or the evaluation time.
-func asOfLabel(flag string, asOf time.Time) string {
-	if flag != "" {
-		return flag
-	}
-	return asOf.Format(time.RFC3339)
-}
-
-// untracked says, for each account evaluated but not tracked because the
-// store holds a later scan of it, that its issues were left alone: an
-// older view never rewrites history.
-func untracked(w io.Writer, res *engine.Result, asOf string) {
-	for _, a := range res.Accounts {
-		if a.LaterScan.IsZero() {
-			continue
-		}
-		last := a.LaterScan.UTC()
-		label := last.Format(time.RFC3339)
-		if last.Equal(last.Truncate(24 * time.Hour)) {
-			label = last.Format("2006-01-02")
-		}
-		fmt.Fprintf(w, "--as-of %s is before the last tracked scan of %s (%s): findings shown, issue store unchanged\n",
-			asOf, a.Account.ID, label)
-	}
-}
-
-// tallyFailsOn is matchesFailOn of every account's findings, from their
-// tallies (the findings themselves may have been dropped once written).
-func tallyFailsOn(res *engine.Result, level policy.Stage) bool {
-	for _, a := range res.Accounts {
-		if a.Tally.Violations > 0 || (level == policy.Warning && a.Tally.Warnings > 0) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchesFailOn: violation matches violations; warning matches warnings and
-// violations. Whitelisted findings never fail a run.
-func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
-	for _, f := range fs {
-		if f.Whitelisted() {
-			continue
-		}
-		if f.Stage == policy.Violation || level == policy.Warning {
-			return true
-		}
-	}
-	return false
-}
-
-func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discovered) {
-	var users, calls, viol, warn, white, nw, upd, closed, kept int
-	for _, a := range res.Accounts {
-		users += a.Users
-		calls += a.CallCount()
-		viol += a.Tally.Violations
-		warn += a.Tally.Warnings
-		white += a.Tally.Whitelisted
-		if a.Changes != nil {
-			nw += len(a.Changes.New)
-			upd += len(a.Changes.Updated)
-			closed += len(a.Changes.Closed)
-			kept += len(a.Changes.Kept)
-		}
-	}
-	fmt.Fprintf(w, "scanned %d account(s), %s as of %s: %s, %s, %d whitelisted",
-		len(res.Accounts), output.Count(users, "user"), res.AsOf.Format(time.RFC3339), output.Count(viol, "violation"), output.Count(warn, "warning"), white)
-	if tracked {
-		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
-		if kept > 0 {
-			fmt.Fprintf(w, " (%d left open: their users are not in the credential report file, which may be incomplete)", kept)
-		}
-	}
-	if calls > 0 {
-		fmt.Fprintf(w, "; %d AWS API calls", calls)
-	}
-	if s := reportLine(res); s != "" {
-		fmt.Fprintf(w, "; %s", s)
-	}
-	if n := len(res.Skipped); n > 0 {
-		fmt.Fprintf(w, "; %d account(s) skipped (no enabled check covers them)", n)
-	}
-	if n := len(job.InactiveOf(d)); n > 0 {
-		fmt.Fprintf(w, "; %d suspended/closed organization account(s) skipped", n)
-	}
-	fmt.Fprintf(w, "; %s", roundDuration(res.Duration))
-	failed := res.Failed()
-	switch n := len(failed); {
-	case n > 0 && n == len(res.Accounts):
-		fmt.Fprintf(w, "; %d account(s) FAILED: no account succeeded", n)
-	case n > 0:
-		fmt.Fprintf(w, "; %d account(s) FAILED", n)
-	}
-	fmt.Fprintln(w)
-	for _, a := range failed {
-		fmt.Fprintf(w, "  FAILED %s: %v\n", accountLabel(a.Account), a.Err)
-	}
-}
-
-// reportLine says whether the credential reports were generated for this
-// scan (live state: nothing confirmed) or cached (suspects confirmed live):
-// "report generated 3s ago", "report 2h old: 412 suspects confirmed live".
-func reportLine(res *engine.Result) string {
-	var fresh, stale, confirmed, throttled int
-	var freshAge, staleAge time.Duration
-	for _, a := range res.Accounts {
-		throttled += a.Throttled
-		if a.Err != nil || a.ReportGenerated.IsZero() {
-			continue
-		}
-		if a.ReportStale {
-			stale++
-			confirmed += a.Confirmed
-			staleAge = max(staleAge, a.ReportAge)
-		} else {
-			fresh++
-			freshAge = max(freshAge, a.ReportAge)
-		}
-	}
-	var parts []string
-	switch {
-	case fresh == 1 && stale == 0:
-		parts = append(parts, "report generated "+ago(freshAge)+" ago")
-	case fresh > 0:
-		parts = append(parts, fmt.Sprintf("%d reports generated for this scan (up to %s ago)", fresh, ago(freshAge)))
-	}
-	switch {
-	case stale == 1 && fresh == 0:
-		parts = append(parts, fmt.Sprintf("report %s old: %d suspects confirmed live", ago(staleAge), confirmed))
-	case stale > 0:
-		parts = append(parts, fmt.Sprintf("%d cached reports up to %s old: %d suspects confirmed live", stale, ago(staleAge), confirmed))
-	}
-	if throttled > 0 {
-		parts = append(parts, fmt.Sprintf("%d calls throttled (in-flight calls halved)", throttled))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// ago renders a report age in its largest unit: 3s, 12m, 2h.
-func ago(d time.Duration) string {
-	switch {
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	}
-	return fmt.Sprintf("%ds", int(d/time.Second))
-}
-
-func accountLabel(a inventory.Account) string {
-	switch {
-	case a.ID == "":
-		return "(current credentials' account)"
-	case a.Name != "":
-		return a.ID + " (" + a.Name + ")"
-	}
-	return a.ID
-}
-
-// issueFilterStatuses parses --status.
-func issueFilterStatuses(s string) ([]issues.Status, error) {
-	switch s {
-	case "", "live":
-		return []issues.Status{issues.Open, issues.Whitelisted}, nil
-	case "all":
-		return nil, nil
-	}
-	var out []issues.Status
-	for _, p := range strings.Split(s, ",") {
-		st := issues.Status(strings.TrimSpace(p))
-		switch st {
-		case issues.Open, issues.Resolved, issues.Remediated, issues.Whitelisted:
-			out = append(out, st)
-		default:
-			return nil, usageError(fmt.Sprintf("--status %q: use open, whitelisted, resolved, remediated, live (open+whitelisted) or all, comma-separated", p))
-		}
-	}
-	return out, nil
 }
