@@ -16,6 +16,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/exempt"
 	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -133,7 +134,7 @@ expired as of now (--as-of on scan moves a scan's clock, not this list's).`,
 				return err
 			}
 			defer st.Close()
-			list, err := datedExemptions(cmd.Context(), st, cfg)
+			list, err := job.DatedExemptions(cmd.Context(), st, cfg)
 			if err != nil {
 				return err
 			}

@@ -1,11 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/output"
 )
 
 // Lambda environment variables.
@@ -73,27 +73,30 @@ func LambdaHandler(env Env) func(ctx context.Context, ev events.CloudWatchEvent)
 			asOf = now
 		}
 		log.Info("scheduled run", "event_id", ev.ID, "rule", strings.Join(ev.Resources, ","), "as_of", asOf.Format(time.RFC3339))
-		var out bytes.Buffer
+		// The application layer's run, called directly: the summary is
+		// its value, never parsed from output.
 		sub := env
-		sub.Stdout = &out
+		sub.Stdout = io.Discard
 		sub.Stdin = strings.NewReader("")
 		sub.StdinTTY, sub.StdoutTTY = false, false
-		args := []string{"run", "--config-dir", dir, "-o", "json", "--as-of", asOf.UTC().Format(time.RFC3339)}
+		g := newGlobals(sub)
+		g.configDir, g.format = dir, string(output.JSON)
 		if cfg.Store.Type != config.StoreDynamoDB {
-			args = append(args, "--db", filepath.Join(os.TempDir(), "keywarden.db"))
+			g.db = filepath.Join(os.TempDir(), "keywarden.db")
 		}
-		code := Run(ctx, sub, args)
-		var sum RunSummary
-		if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
-			return nil, fmt.Errorf("keywarden run exited %d without a summary", code)
+		f := newRunFlags()
+		f.asOf = asOf.UTC().Format(time.RFC3339)
+		sum, _, err := runOnce(ctx, g, f)
+		if err != nil {
+			return nil, fmt.Errorf("keywarden run: %w", err)
 		}
 		switch {
 		case sum.Result == "failed":
-			return &sum, fmt.Errorf("keywarden run failed: %s", strings.Join(sum.Failures, "; "))
+			return sum, fmt.Errorf("keywarden run failed: %s", strings.Join(sum.Failures, "; "))
 		case sum.Result == "partial" && env.Getenv(LambdaAllowPartialEnv) != "true":
-			return &sum, fmt.Errorf("keywarden run partly failed: %s", strings.Join(sum.Failures, "; "))
+			return sum, fmt.Errorf("keywarden run partly failed: %s", strings.Join(sum.Failures, "; "))
 		}
-		return &sum, nil
+		return sum, nil
 	}
 }
 

@@ -2,20 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
-	"github.com/keywarden/keywarden/internal/output"
-
-	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/notify"
-	notifyjira "github.com/keywarden/keywarden/internal/notify/jira"
-	notifyslack "github.com/keywarden/keywarden/internal/notify/slack"
-	notifysns "github.com/keywarden/keywarden/internal/notify/sns"
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/output"
 )
 
 type reportFlags struct {
@@ -50,7 +46,10 @@ Exit status 1 when a notice failed.`,
 		Example: `  KEYWARDEN_SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... keywarden report
   keywarden report --dry-run        # print every message, send nothing`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runReport(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := runReport(cmd.Context(), g, f)
+			return err
+		},
 	}
 	withFormats(cmd, output.Table)
 	fl := cmd.Flags()
@@ -60,23 +59,27 @@ Exit status 1 when a notice failed.`,
 	return cmd
 }
 
-func runReport(ctx context.Context, g *globals, f *reportFlags) error {
+func runReport(ctx context.Context, g *globals, f *reportFlags) (rr *job.ReportResult, err error) {
 	asOf, err := parseAsOf(f.asOf, g.env.Now)
 	if err != nil {
-		return err
+		return rr, err
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
-		return err
+		return rr, err
 	}
 	log := g.logger()
 	st, err := openReportStore(ctx, g, cfg)
 	if err != nil {
-		return err
+		return rr, err
 	}
 	defer st.Close()
-	channels, setupErrs := reportChannels(ctx, g, f, cfg, st, log)
-	if len(channels) == 0 && len(setupErrs) == 0 {
+	rr, err = job.Report(ctx, job.ReportDeps{Config: cfg, Store: st, Getenv: g.env.Getenv, Log: log, Now: g.env.Now, Out: g.env.Stdout,
+		AWS: func(ctx context.Context) (aws.Config, error) {
+			return awsConfig(ctx, g, &scanFlags{profile: f.profile}, cfg)
+		},
+	}, job.ReportOptions{AsOf: asOf, DryRun: f.dryRun, Profile: f.profile})
+	if errors.Is(err, job.ErrNoChannel) {
 		fmt.Fprintln(g.env.Stderr, `report: no channel is configured: set KEYWARDEN_SLACK_WEBHOOK_URL, or add a "jira" or "sns" section to config.json (see examples/README.md)`)
 		for _, s := range []struct {
 			name     string
@@ -86,27 +89,12 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 				fmt.Fprintf(g.env.Stderr, "report: config.json's %q section is off (as in Hammer, a section without \"enabled\": true is off); set \"enabled\": true to use it\n", s.name)
 			}
 		}
-		return nil
+		return nil, nil
 	}
-	var names []string
-	for _, c := range channels {
-		names = append(names, c.Name())
-	}
-	list, err := notify.Candidates(ctx, st, st, cfg, names)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r := &notify.Runner{Store: st, Config: cfg, Channels: channels, Log: log, AsOf: asOf, SentAt: g.env.Now().UTC(), DryRun: f.dryRun, Out: g.env.Stdout}
-	var ex policy.Exemptions
-	if err := addExemptions(ctx, st, cfg, &ex); err != nil {
-		return err
-	}
-	r.Dated = ex.Dated
-	results, err := r.Run(ctx, list)
-	if err != nil {
-		return err
-	}
-	g.collect.reported(results, setupErrs)
+	results, setupErrs := rr.Notices, rr.SetupErrs
 	if f.dryRun {
 		fmt.Fprint(g.env.Stderr, "dry run, nothing sent:\n")
 	}
@@ -123,61 +111,7 @@ func runReport(ctx context.Context, g *globals, f *reportFlags) error {
 		msgs = append(msgs, fmt.Sprintf("  %d notice(s) failed; they stay pending and are retried on the next run", failed))
 	}
 	if len(msgs) > 0 {
-		return &ExitError{Code: ExitError1, Msg: "keywarden report:\n" + strings.Join(msgs, "\n")}
+		return rr, &ExitError{Code: ExitError1, Msg: "keywarden report:\n" + strings.Join(msgs, "\n")}
 	}
-	return nil
-}
-
-// reportChannels builds the enabled channels. A channel that cannot be set
-// up is an error of its own; the others still run.
-func reportChannels(ctx context.Context, g *globals, f *reportFlags, cfg *config.Config, st notify.Store, log *slog.Logger) ([]notify.Channel, []error) {
-	var out []notify.Channel
-	var errs []error
-	n := cfg.Notify
-	env := func(name, def string) string {
-		if name == "" {
-			name = def
-		}
-		return strings.TrimSpace(g.env.Getenv(name))
-	}
-	// Slack: on when the section says so, or, without a section, when one
-	// of the two environment variables is set.
-	sc := n.Slack
-	if !sc.Set {
-		sc.WebhookURLEnv, sc.TokenEnv = config.DefaultSlackWebhookURLEnv, config.DefaultSlackTokenEnv
-	}
-	webhook, token := env(sc.WebhookURLEnv, config.DefaultSlackWebhookURLEnv), env(sc.TokenEnv, config.DefaultSlackTokenEnv)
-	if (sc.Set && sc.Enabled) || (!sc.Set && (webhook != "" || token != "")) {
-		if f.dryRun && webhook == "" && token == "" {
-			token = "dry-run"
-		}
-		ch, err := notifyslack.New(notifyslack.Options{Config: sc, WebhookURL: webhook, Token: token, Log: log})
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			out = append(out, ch)
-		}
-	}
-	if j := n.Jira; j.Set && j.Enabled {
-		token := env(j.TokenEnv, config.DefaultJiraTokenEnv)
-		if token == "" && !f.dryRun {
-			errs = append(errs, fmt.Errorf("jira: %s is not set in the environment", j.TokenEnv))
-		} else {
-			ch, err := notifyjira.New(notifyjira.Options{Config: j, Token: token, Tickets: st, Log: log})
-			if err != nil {
-				errs = append(errs, err)
-			} else {
-				out = append(out, ch)
-			}
-		}
-	}
-	if s := n.SNS; s.Set && s.Enabled {
-		ac, err := awsConfig(ctx, g, &scanFlags{profile: f.profile}, cfg)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sns: %w", err))
-		} else {
-			out = append(out, notifysns.New(notifysns.Options{Config: s, AWS: ac, Log: log}))
-		}
-	}
-	return out, errs
+	return rr, nil
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/keywarden/keywarden/internal/issues"
+	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -77,50 +78,32 @@ func runRollback(ctx context.Context, g *globals, f *rollbackFlags) error {
 	if f.hold < 0 || f.hold > policy.MaxDays {
 		return usageError(fmt.Sprintf("--hold %d: use 0 (no hold) to %d days", f.hold, policy.MaxDays))
 	}
-	filter := remediate.ActionFilter{ID: f.action}
-	if f.action == 0 {
-		// Everything keywarden did that can be looked at: completed (or
-		// unverified) deactivations and password deletions, and the
-		// indeterminate ones (refused without --force, saying why).
-		filter = remediate.ActionFilter{IssueID: f.issue,
-			Ops:    []remediate.Op{remediate.OpDeactivateKey, remediate.OpDeleteLoginProfile},
-			States: []remediate.State{remediate.StateDone, remediate.StateUnverified, remediate.StateIndeterminate}}
-		if f.since != "" {
-			t, err := parseTimeFlag("--since", f.since)
-			if err != nil {
-				return err
-			}
-			filter.Since = t
+	var since time.Time
+	if f.action == 0 && f.since != "" {
+		t, err := parseTimeFlag("--since", f.since)
+		if err != nil {
+			return err
 		}
+		since = t
 	}
 	s, err := openSession(ctx, g, &f.actFlags)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	s.exec.Force = f.force
-	s.exec.Hold = policy.Days(f.hold)
-	recon, err := s.exec.Reconcile(ctx)
-	if err != nil {
+	rr, err := job.Rollback(ctx, job.RemediateDeps{Config: s.cfg, Store: s.store, Exec: s.exec, Getenv: g.env.Getenv, Log: g.logger()},
+		job.RollbackOptions{Action: f.action, Issue: f.issue, Since: since, Force: f.force, Hold: policy.Days(f.hold)})
+	var noIssue *job.NoIssueError
+	if errors.As(err, &noIssue) {
+		return usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", noIssue.ID))
+	}
+	if rr == nil {
 		return err
 	}
-	actions, err := s.store.Actions(ctx, filter)
-	if err != nil {
-		return err
-	}
-	if f.action != 0 && len(actions) == 0 {
-		return fmt.Errorf("action %d not found (see keywarden journal)", f.action)
-	}
-	if f.issue != 0 && len(actions) == 0 {
-		if _, err := s.store.Get(ctx, f.issue); errors.Is(err, issues.ErrNotFound) {
-			return usageError(fmt.Sprintf("--issue %d: the issue does not exist (see keywarden issues list --status all)", f.issue))
-		}
-	}
-	outs, err := s.exec.Rollback(ctx, actions)
+	outs := rr.Outcomes
 	if err != nil && interrupted(ctx) {
-		err = remediateInterrupted(ctx, s.store, outs, len(actions), "rollback")
+		err = remediateInterrupted(ctx, s.store, outs[rr.Reconciled:], rr.Planned, "rollback")
 	}
-	outs = append(recon, outs...)
 	if rerr := renderOutcomes(g.env.Stdout, outs, s.opts); rerr != nil && err == nil {
 		err = rerr
 	}

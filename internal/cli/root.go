@@ -101,8 +101,6 @@ type globals struct {
 	retryMaxBackoff time.Duration
 	outFile         string
 	tmpOut          *os.File
-	// collect gathers the steps' results during keywarden run (nil otherwise).
-	collect *runCollector
 	// cfg, when set (serve), is the configuration every command uses instead
 	// of reading --config-dir: the daemon swaps it on SIGHUP only when the
 	// new files validate.
@@ -312,13 +310,24 @@ func (g *globals) finishOutput(ok bool) error {
 	return nil
 }
 
+// newGlobals are the persistent flags' defaults, for the command line and
+// for callers of the application layer without one (the Lambda).
+func newGlobals(env Env) *globals {
+	dir := env.Getenv("KEYWARDEN_CONFIG_DIR")
+	if dir == "" {
+		dir = "."
+	}
+	return &globals{env: env, configDir: dir, logLevel: "info", maxAttempts: accounts.DefaultMaxAttempts,
+		retryMaxBackoff: accounts.DefaultMaxBackoff, callTimeout: awsguard.DefaultAttemptTimeout}
+}
+
 func newRoot(env Env) (*cobra.Command, *globals) {
 	if _, shared := env.Stderr.(*progress.Terminal); !shared && stderrTTY(env) {
 		// One writer owns the terminal's stderr: the progress bar, the
 		// log records, the messages and the prompts.
 		env.Stderr = progress.NewTerminal(env.Stderr)
 	}
-	g := &globals{env: env}
+	g := newGlobals(env)
 	root := &cobra.Command{
 		Use:   "keywarden",
 		Short: "Keep AWS IAM user credentials healthy: find, track, report and remediate stale keys and passwords",
@@ -340,22 +349,18 @@ and tracks each finding as an issue (Dow Jones Hammer compatible config).`,
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	defDir := env.Getenv("KEYWARDEN_CONFIG_DIR")
-	if defDir == "" {
-		defDir = "."
-	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.configDir, "config-dir", defDir, "folder holding config.json, whitelist.json, ticket_owners.json (env KEYWARDEN_CONFIG_DIR)")
+	pf.StringVar(&g.configDir, "config-dir", g.configDir, "folder holding config.json, whitelist.json, ticket_owners.json (env KEYWARDEN_CONFIG_DIR)")
 	pf.StringVar(&g.db, "db", "", "SQLite issue store file (default: store.path of config.json, else keywarden.db)")
 	pf.StringVarP(&g.format, "format", "o", "", "output format: table, json (JSON lines), csv, html or asff, as the command supports (see its help) (default: table on a terminal, json otherwise, or from --output's extension)")
 	pf.StringVar(&g.outFile, "output", "", "write the output to this file instead of stdout")
-	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error (on a terminal: warn unless given)")
+	pf.StringVar(&g.logLevel, "log-level", g.logLevel, "log level: debug, info, warn, error (on a terminal: warn unless given)")
 	g.logLevelSet = func() bool { return pf.Changed("log-level") }
 	pf.BoolVar(&g.showKeyIDs, "show-key-ids", false, "print access key IDs in full instead of masked (AKIA…WXYZ)")
-	pf.IntVar(&g.maxAttempts, "max-attempts", accounts.DefaultMaxAttempts, "attempts per AWS call when throttled or failing transiently (standard retry with jittered exponential backoff)")
-	pf.DurationVar(&g.retryMaxBackoff, "retry-max-backoff", accounts.DefaultMaxBackoff, "longest wait between attempts of an AWS call")
+	pf.IntVar(&g.maxAttempts, "max-attempts", g.maxAttempts, "attempts per AWS call when throttled or failing transiently (standard retry with jittered exponential backoff)")
+	pf.DurationVar(&g.retryMaxBackoff, "retry-max-backoff", g.retryMaxBackoff, "longest wait between attempts of an AWS call")
 	_ = pf.MarkHidden("retry-max-backoff")
-	pf.DurationVar(&g.callTimeout, "call-timeout", awsguard.DefaultAttemptTimeout, "the longest keywarden waits for an AWS answer: an attempt with no complete answer by then is retried, and fails once the attempts are spent; remediation then reads the live state to learn whether an unanswered write took effect")
+	pf.DurationVar(&g.callTimeout, "call-timeout", g.callTimeout, "the longest keywarden waits for an AWS answer: an attempt with no complete answer by then is retried, and fails once the attempts are spent; remediation then reads the live state to learn whether an unanswered write took effect")
 
 	root.AddCommand(newScanCmd(g), newIssuesCmd(g), newConfigCmd(g), newVersionCmd(g),
 		newRemediateCmd(g), newJournalCmd(g), newRollbackCmd(g), newPolicyCmd(g), newRunCmd(g), newServeCmd(g),

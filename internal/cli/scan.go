@@ -4,27 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/accounts"
-	"github.com/keywarden/keywarden/internal/awsguard"
-	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/engine"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/issues"
-	"github.com/keywarden/keywarden/internal/issues/sqlite"
+	"github.com/keywarden/keywarden/internal/job"
 	"github.com/keywarden/keywarden/internal/output"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/progress"
@@ -55,10 +46,19 @@ type scanFlags struct {
 	accountConcurrency int
 	accountTimeout     time.Duration
 	allowPartial       bool
+	// keepFindings: keep every account's findings after writing them
+	// (keywarden run counts them).
+	keepFindings bool
+}
+
+// newScanFlags are scan's defaults, for the command line and for run.
+func newScanFlags() *scanFlags {
+	return &scanFlags{source: "report", pollInterval: inventory.DefaultPollInterval, reportTimeout: 2 * time.Minute,
+		concurrency: engine.DefaultConcurrency, accountTimeout: DefaultAccountTimeout}
 }
 
 func newScanCmd(g *globals) *cobra.Command {
-	f := &scanFlags{}
+	f := newScanFlags()
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Find stale access keys and passwords, and track them as issues",
@@ -77,11 +77,14 @@ Sources:
   keywarden scan --profile audit -o json --fail-on violation
   keywarden scan --as-of 2027-03-01 --no-track     # what will have expired by 1 March?`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runScan(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := runScan(cmd.Context(), g, f)
+			return err
+		},
 	}
 	withFormats(cmd, output.Table, output.JSON, output.CSV, output.HTML, output.ASFF)
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "report", "AWS source: report (fast path) or live (exact path)")
+	fl.StringVar(&f.source, "source", f.source, "AWS source: report (fast path) or live (exact path)")
 	fl.StringVar(&f.reportFile, "credential-report", "", "audit this credential report CSV instead of calling AWS")
 	fl.StringVar(&f.asOf, "as-of", "", "evaluate as of this date (YYYY-MM-DD, UTC) or RFC 3339 time (default now)")
 	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: the standard credential chain)")
@@ -90,124 +93,39 @@ Sources:
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding at this level exists: warning or violation (whitelisted findings never count)")
 	fl.BoolVar(&f.securityHub, "security-hub", false, "also import the findings into AWS Security Hub (BatchImportFindings, in the caller's account and region; stable IDs, so re-imports update)")
 	fl.BoolVar(&f.noTrack, "no-track", false, "show findings without changing the issue store (implied when --as-of is in the future)")
-	fl.DurationVar(&f.pollInterval, "report-poll-interval", inventory.DefaultPollInterval, "first wait before polling a credential report being generated (doubles each poll, up to 2s)")
+	fl.DurationVar(&f.pollInterval, "report-poll-interval", f.pollInterval, "first wait before polling a credential report being generated (doubles each poll, up to 2s)")
 	_ = fl.MarkHidden("report-poll-interval")
-	fl.DurationVar(&f.reportTimeout, "report-timeout", 2*time.Minute, "give up on an account whose credential report is not ready (or refused with LimitExceeded) after this long")
+	fl.DurationVar(&f.reportTimeout, "report-timeout", f.reportTimeout, "give up on an account whose credential report is not ready (or refused with LimitExceeded) after this long")
 	fl.BoolVar(&f.org, "org", false, "discover the accounts with AWS Organizations (ACTIVE accounts only; needs the management account's or a delegated administrator's credentials); also aws.organization.discover")
 	fl.StringSliceVar(&f.include, "include", nil, "scan only accounts matching these IDs or name globs (prod-*); replaces aws.organization.include")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "skip accounts matching these IDs or name globs; added to aws.organization.exclude")
-	fl.IntVar(&f.concurrency, "concurrency", engine.DefaultConcurrency, "accounts scanned at once")
+	fl.IntVar(&f.concurrency, "concurrency", f.concurrency, "accounts scanned at once")
 	fl.IntVar(&f.accountConcurrency, "account-concurrency", 0, fmt.Sprintf("most IAM calls in flight per account, halved while IAM throttles the account (default aws.account_concurrency, else %d)", inventory.DefaultAccountConcurrency))
-	fl.DurationVar(&f.accountTimeout, "account-timeout", DefaultAccountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
+	fl.DurationVar(&f.accountTimeout, "account-timeout", f.accountTimeout, "fail an account whose scan takes longer than this (0: no limit)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0 even when some accounts failed (they are still listed)")
 	return cmd
 }
 
-func loadConfig(g *globals) (*config.Config, error) {
-	if g.cfg != nil {
-		return g.cfg, nil
-	}
-	cfg, err := config.Load(g.configDir)
-	if err != nil {
-		var p *config.Problems
-		if errors.As(err, &p) {
-			return nil, &ExitError{Code: ExitUsage, Msg: fmt.Sprintf("keywarden: configuration in %s is invalid (run keywarden config validate):\n%v", g.configDir, err)}
-		}
-		return nil, fmt.Errorf("configuration in %s: %w", g.configDir, err)
-	}
-	warnConfig(g.env.Stderr, cfg, g.env.Now())
-	return cfg, nil
-}
-
-func openStore(ctx context.Context, g *globals, cfg *config.Config) (*sqlite.Store, error) {
-	return sqlite.Open(ctx, storePath(g, cfg))
-}
-
-// storePath is the SQLite file: --db, else store.path, else the default.
-func storePath(g *globals, cfg *config.Config) string {
-	switch {
-	case g.db != "":
-		return g.db
-	case cfg.Store.Path != "":
-		return cfg.Store.Path
-	}
-	return config.DefaultStorePath
-}
-
-func awsConfig(ctx context.Context, g *globals, f *scanFlags, cfg *config.Config) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if f.offline {
-		// Nothing may leave the machine: credentials only from the
-		// environment and the shared files, never from the instance
-		// metadata service.
-		opts = append(opts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	}
-	if g.env.AWSHTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(g.env.AWSHTTPClient))
-	} else if idle := f.concurrency * (max(f.accountConcurrency, inventory.DefaultAccountConcurrency) + 1); idle > awshttp.DefaultHTTPTransportMaxIdleConnsPerHost {
-		// Every IAM call goes to one host (iam.amazonaws.com). The SDK's
-		// client keeps 10 idle connections a host: at --concurrency 64
-		// the hundreds of requests in flight would each need a new TLS
-		// connection once their burst ends.
-		opts = append(opts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-			tr.MaxIdleConnsPerHost = idle
-			tr.MaxIdleConns = max(tr.MaxIdleConns, 2*idle) // STS and Organizations too
-		})))
-	}
-	if f.profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(f.profile))
-	}
-	region := f.region
-	if region == "" {
-		region = cfg.AWS.Region
-	}
-	if region != "" {
-		opts = append(opts, awsconfig.WithRegion(region))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if ac.Region == "" {
-		ac.Region = "us-east-1" // IAM is global; any region signs
-	}
-	// Every client is built from ac (IAM, STS, Organizations, SNS, SSM,
-	// DynamoDB, the remediation's IAM): a hung call, an empty or cut-off
-	// answer, or one missing what the API guarantees is an error, retried
-	// and then failed, never an empty result.
-	awsguard.Install(&ac, awsguard.Options{AttemptTimeout: g.callTimeout})
-	return ac, nil
-}
-
-// DefaultAccountTimeout bounds one account's scan unless --account-timeout
-// says otherwise.
-const DefaultAccountTimeout = 30 * time.Minute
-
-// scanGCPercent is the GC target of a scan of several accounts.
-const scanGCPercent = 200
-
-func runScan(ctx context.Context, g *globals, f *scanFlags) error {
+func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, error) {
 	now := g.env.Now()
 	// Without --as-of the scan is as of now, exactly: the present, tracked.
 	asOf, err := parseAsOf(f.asOf, func() time.Time { return now })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.failOn != "" && f.failOn != string(policy.Warning) && f.failOn != string(policy.Violation) {
-		return usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
+		return nil, usageError(fmt.Sprintf("--fail-on %q: use warning or violation", f.failOn))
 	}
 	opts, err := g.outputOptions(asOf)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log := g.logger()
-	rules := cfg.Rules()
-	if len(rules) == 0 {
-		return fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
+	if len(cfg.Rules()) == 0 {
+		return nil, fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
 	}
 	track := !f.noTrack
 	if track && asOf.After(now) {
@@ -217,93 +135,36 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 			asOfLabel(f.asOf, asOf), now.UTC().Format(time.RFC3339))
 		track = false
 	}
-
 	if f.concurrency < 1 {
-		return usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
+		return nil, usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
 	}
 	switch {
 	case f.accountConcurrency < 0:
-		return fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
+		return nil, fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
 	case f.accountConcurrency == 0 && cfg.AWS.AccountConcurrency > 0:
 		f.accountConcurrency = cfg.AWS.AccountConcurrency
 	case f.accountConcurrency == 0:
 		f.accountConcurrency = inventory.DefaultAccountConcurrency
 	}
-	filter := accounts.Filter{Include: cfg.AWS.Organization.Include, Exclude: cfg.AWS.Organization.Exclude}
-	if len(f.include) > 0 {
-		filter.Include = f.include
-	}
-	filter.Exclude = append(append([]string{}, filter.Exclude...), f.exclude...)
-	if err := filter.Validate(); err != nil {
-		return fmt.Errorf("--include/--exclude: %w", err)
-	}
-	eng := &engine.Engine{Rules: rules, Exemptions: cfg.Exemptions(), Log: log,
-		Concurrency: f.concurrency, AccountTimeout: f.accountTimeout}
-	var accts []inventory.Account
-	var discovered *accounts.Discovered
-	switch {
-	case f.reportFile != "":
-		if f.org {
-			return fmt.Errorf("--org needs AWS access: drop --credential-report")
-		}
-		eng.Source = &inventory.FileSource{Path: f.reportFile}
-		accts = []inventory.Account{{}}
-	default:
-		ac, err := awsConfig(ctx, g, f, cfg)
-		if err != nil {
-			return err
-		}
-		retry, err := g.retry()
-		if err != nil {
-			return err
-		}
-		sess := &accounts.Sessions{Main: ac, RoleName: cfg.AWS.ScanRole(), ExternalID: cfg.AWS.ExternalID, Retry: retry}
-		accts, discovered, err = scanAccounts(ctx, sess, cfg, filter, f.org || cfg.AWS.Organization.Discover)
-		if err != nil {
-			return err
-		}
-		for _, inactive := range inactiveOf(discovered) {
-			log.Info("organization account skipped", "account", inactive)
-		}
-		switch f.source {
-		case "report":
-			src := &inventory.ReportSource{Clients: sess.IAM, Screen: engine.Screen(rules, asOf), LastUse: engine.ScreenLastUse(rules, asOf),
-				PollInterval: f.pollInterval, PollTimeout: f.reportTimeout, Concurrency: f.accountConcurrency}
-			if track {
-				// Key IDs of tracked keys come from the store; the
-				// remediation re-reads every key live before acting.
-				src.KnownKeys = eng.KnownKeys
-			}
-			eng.Source = src
-		case "live":
-			eng.Source = &inventory.LiveSource{Clients: sess.IAM, Concurrency: f.accountConcurrency}
-		default:
-			return usageError(fmt.Sprintf("--source %q: use report or live", f.source))
-		}
-	}
-	if len(f.accounts) > 0 {
-		accts, err = selectAccounts(accts, f.accounts)
-		if err != nil {
-			return err
-		}
-	}
-	if track {
-		st, err := openIssueStore(ctx, g, cfg)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		eng.Store = st
-		if err := addExemptions(ctx, st, cfg, &eng.Exemptions); err != nil {
-			return err
-		}
+	if f.reportFile == "" && f.source != "report" && f.source != "live" {
+		return nil, usageError(fmt.Sprintf("--source %q: use report or live", f.source))
 	}
 	var bar *progress.Bar
-	if opts.Format != output.JSON && stderrTTY(g.env) {
-		bar = progress.New(g.env.Stderr, len(accts))
-		eng.Progress = func(p engine.Progress) { bar.Update(p.Done, p.Findings, p.Failed) }
+	deps := job.ScanDeps{Config: cfg, Log: g.logger(), Getenv: g.env.Getenv,
+		AWS: func(ctx context.Context) (aws.Config, accounts.Retry, error) {
+			ac, err := awsConfig(ctx, g, f, cfg)
+			if err != nil {
+				return aws.Config{}, accounts.Retry{}, err
+			}
+			retry, err := g.retry()
+			return ac, retry, err
+		},
+		OpenStore: func(ctx context.Context) (issues.Store, error) { return openIssueStore(ctx, g, cfg) },
 	}
-	eng.Ages = opts.Format == output.HTML
+	if opts.Format != output.JSON && stderrTTY(g.env) {
+		deps.Started = func(n int) { bar = progress.New(g.env.Stderr, n) }
+		deps.Progress = func(p engine.Progress) { bar.Update(p.Done, p.Findings, p.Failed) }
+	}
 	// JSON lines and CSV are written account by account while the scan
 	// goes on, in the accounts' order (engine.Engine.Output), byte for byte
 	// what writing them at the end gives; a plain scan then drops each
@@ -312,60 +173,50 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 	var streamErr error
 	if output.Streams(opts.Format) {
 		if stream, err = output.NewFindingStream(g.env.Stdout, opts); err != nil {
-			return err
+			return nil, err
 		}
 		// When the progress bar (stderr) and the findings (stdout) share a
 		// terminal, each account's lines go out whole, with the bar cleared.
 		out, _ := g.env.Stdout.(*os.File)
-		shared := bar != nil && out != nil && (isatty.IsTerminal(out.Fd()) || isatty.IsCygwinTerminal(out.Fd()))
-		eng.Output = func(r *engine.AccountResult) {
+		shared := out != nil && (isatty.IsTerminal(out.Fd()) || isatty.IsCygwinTerminal(out.Fd()))
+		deps.Output = func(r *engine.AccountResult) {
 			if len(r.Findings) == 0 || streamErr != nil {
 				return
 			}
-			if shared {
+			if shared && bar != nil {
 				bar.Clear()
 			}
-			if streamErr = stream.Write(r.Findings); streamErr == nil && shared {
+			if streamErr = stream.Write(r.Findings); streamErr == nil && shared && bar != nil {
 				streamErr = stream.Flush()
 			}
 		}
-		eng.DropFindings = g.collect == nil && !f.securityHub
 	}
-	if g.env.Getenv("GOGC") == "" && len(accts) > 1 {
-		// An organization scan allocates ~12 KiB per AWS call in the SDK
-		// while its live heap stays small (facts of the accounts in
-		// flight, findings streamed out): at the default GOGC=100 the
-		// collector runs every few MiB and takes ~10% of the CPU. Half as
-		// many cycles for a somewhat larger heap; GOGC in the environment
-		// wins.
-		defer debug.SetGCPercent(debug.SetGCPercent(scanGCPercent))
-	}
-	res, err := eng.Scan(ctx, accts, asOf)
+	sr, err := job.Scan(ctx, deps, job.ScanOptions{AsOf: asOf, Track: track, KeepFindings: f.keepFindings || f.securityHub,
+		Profile: f.profile, Region: f.region, Source: f.source, ReportFile: f.reportFile, Accounts: f.accounts,
+		Org: f.org, Include: f.include, Exclude: f.exclude, Concurrency: f.concurrency, AccountConcurrency: f.accountConcurrency,
+		AccountTimeout: f.accountTimeout, PollInterval: f.pollInterval, ReportTimeout: f.reportTimeout, Ages: opts.Format == output.HTML})
 	bar.Clear()
-	if err != nil && interrupted(ctx) {
-		return scanInterrupted(res, track)
+	var notConfigured *job.AccountNotConfiguredError
+	switch {
+	case errors.As(err, &notConfigured):
+		return nil, usageError(fmt.Sprintf("--account %s: not in aws.accounts of config.json", notConfigured.ID))
+	case err != nil && sr != nil && interrupted(ctx):
+		return nil, scanInterrupted(sr.Result, track)
+	case err != nil:
+		return nil, err
+	case streamErr != nil:
+		return nil, streamErr
 	}
-	if err != nil {
-		return err
-	}
-	if streamErr != nil {
-		return streamErr
-	}
-	g.collect.scanned(res, track)
-	for i := range res.Accounts {
-		if res.Accounts[i].Account.Name == "" {
-			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
-		}
-	}
+	res := sr.Result
 	var shub *securityHubTarget
 	if f.securityHub || opts.Format == output.ASFF {
 		if shub, err = securityHubFor(ctx, g, f, cfg, f.securityHub); err != nil {
-			return err
+			return sr, err
 		}
 	}
 	switch opts.Format {
 	case output.HTML:
-		err = output.RenderHTML(g.env.Stdout, scanReport(res, cfg, rules), opts)
+		err = output.RenderHTML(g.env.Stdout, scanReport(res, cfg, cfg.Rules()), opts)
 	case output.ASFF:
 		err = output.WriteASFF(g.env.Stdout, output.ToASFF(res.Findings(), shub.options(asOf, opts.ShowKeyIDs)))
 	default:
@@ -376,226 +227,27 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) error {
 		}
 	}
 	if err != nil {
-		return err
+		return sr, err
 	}
 	untracked(g.env.Stderr, res, asOfLabel(f.asOf, asOf))
-	summary(g.env.Stderr, res, track, discovered)
+	summary(g.env.Stderr, res, track, sr.Discovered)
 	if f.securityHub {
 		if err := shub.importFindings(ctx, g, res.Findings(), asOf, opts.ShowKeyIDs); err != nil {
-			return err
+			return sr, err
 		}
 	}
 	if failed := res.Failed(); len(failed) > 0 {
 		// --allow-partial tolerates some failed accounts, never a scan
 		// that scanned nothing.
 		if len(failed) == len(res.Accounts) {
-			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
+			return sr, &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed: no account was scanned (listed above; --allow-partial exits 0 only when some account was scanned)", len(failed), len(res.Accounts))}
 		}
 		if !f.allowPartial {
-			return &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
+			return sr, &ExitError{Code: ExitError1, Msg: fmt.Sprintf("keywarden: %d of %d accounts failed (listed above; --allow-partial exits 0 when the others were scanned)", len(failed), len(res.Accounts))}
 		}
 	}
 	if f.failOn != "" && tallyFailsOn(res, policy.Stage(f.failOn)) {
-		return &ExitError{Code: ExitFindings}
+		return sr, &ExitError{Code: ExitFindings}
 	}
-	return nil
-}
-
-// asOfLabel is --as-of as the user wrote it, or the evaluation time.
-func asOfLabel(flag string, asOf time.Time) string {
-	if flag != "" {
-		return flag
-	}
-	return asOf.Format(time.RFC3339)
-}
-
-// untracked says, for each account evaluated but not tracked because the
-// store holds a later scan of it, that its issues were left alone: an
-// older view never rewrites history.
-func untracked(w io.Writer, res *engine.Result, asOf string) {
-	for _, a := range res.Accounts {
-		if a.LaterScan.IsZero() {
-			continue
-		}
-		last := a.LaterScan.UTC()
-		label := last.Format(time.RFC3339)
-		if last.Equal(last.Truncate(24 * time.Hour)) {
-			label = last.Format("2006-01-02")
-		}
-		fmt.Fprintf(w, "--as-of %s is before the last tracked scan of %s (%s): findings shown, issue store unchanged\n",
-			asOf, a.Account.ID, label)
-	}
-}
-
-func selectAccounts(all []inventory.Account, want []string) ([]inventory.Account, error) {
-	var out []inventory.Account
-	for _, id := range want {
-		found := false
-		for _, a := range all {
-			if a.ID == id || (a.ID == "" && len(all) == 1) {
-				out = append(out, inventory.Account{ID: id, Name: a.Name})
-				found = true
-				break
-			}
-		}
-		if !found {
-			return nil, usageError(fmt.Sprintf("--account %s: not in aws.accounts of config.json", id))
-		}
-	}
-	return out, nil
-}
-
-// tallyFailsOn is matchesFailOn of every account's findings, from their
-// tallies (the findings themselves may have been dropped once written).
-func tallyFailsOn(res *engine.Result, level policy.Stage) bool {
-	for _, a := range res.Accounts {
-		if a.Tally.Violations > 0 || (level == policy.Warning && a.Tally.Warnings > 0) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchesFailOn: violation matches violations; warning matches warnings and
-// violations. Whitelisted findings never fail a run.
-func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
-	for _, f := range fs {
-		if f.Whitelisted() {
-			continue
-		}
-		if f.Stage == policy.Violation || level == policy.Warning {
-			return true
-		}
-	}
-	return false
-}
-
-func summary(w io.Writer, res *engine.Result, tracked bool, d *accounts.Discovered) {
-	var users, calls, viol, warn, white, nw, upd, closed, kept int
-	for _, a := range res.Accounts {
-		users += a.Users
-		calls += a.CallCount()
-		viol += a.Tally.Violations
-		warn += a.Tally.Warnings
-		white += a.Tally.Whitelisted
-		if a.Changes != nil {
-			nw += len(a.Changes.New)
-			upd += len(a.Changes.Updated)
-			closed += len(a.Changes.Closed)
-			kept += len(a.Changes.Kept)
-		}
-	}
-	fmt.Fprintf(w, "scanned %d account(s), %s as of %s: %s, %s, %d whitelisted",
-		len(res.Accounts), output.Count(users, "user"), res.AsOf.Format(time.RFC3339), output.Count(viol, "violation"), output.Count(warn, "warning"), white)
-	if tracked {
-		fmt.Fprintf(w, "; issues: %d new, %d updated, %d resolved", nw, upd, closed)
-		if kept > 0 {
-			fmt.Fprintf(w, " (%d left open: their users are not in the credential report file, which may be incomplete)", kept)
-		}
-	}
-	if calls > 0 {
-		fmt.Fprintf(w, "; %d AWS API calls", calls)
-	}
-	if s := reportLine(res); s != "" {
-		fmt.Fprintf(w, "; %s", s)
-	}
-	if n := len(res.Skipped); n > 0 {
-		fmt.Fprintf(w, "; %d account(s) skipped (no enabled check covers them)", n)
-	}
-	if n := len(inactiveOf(d)); n > 0 {
-		fmt.Fprintf(w, "; %d suspended/closed organization account(s) skipped", n)
-	}
-	fmt.Fprintf(w, "; %s", roundDuration(res.Duration))
-	failed := res.Failed()
-	switch n := len(failed); {
-	case n > 0 && n == len(res.Accounts):
-		fmt.Fprintf(w, "; %d account(s) FAILED: no account succeeded", n)
-	case n > 0:
-		fmt.Fprintf(w, "; %d account(s) FAILED", n)
-	}
-	fmt.Fprintln(w)
-	for _, a := range failed {
-		fmt.Fprintf(w, "  FAILED %s: %v\n", accountLabel(a.Account), a.Err)
-	}
-}
-
-// reportLine says whether the credential reports were generated for this
-// scan (live state: nothing confirmed) or cached (suspects confirmed live):
-// "report generated 3s ago", "report 2h old: 412 suspects confirmed live".
-func reportLine(res *engine.Result) string {
-	var fresh, stale, confirmed, throttled int
-	var freshAge, staleAge time.Duration
-	for _, a := range res.Accounts {
-		throttled += a.Throttled
-		if a.Err != nil || a.ReportGenerated.IsZero() {
-			continue
-		}
-		if a.ReportStale {
-			stale++
-			confirmed += a.Confirmed
-			staleAge = max(staleAge, a.ReportAge)
-		} else {
-			fresh++
-			freshAge = max(freshAge, a.ReportAge)
-		}
-	}
-	var parts []string
-	switch {
-	case fresh == 1 && stale == 0:
-		parts = append(parts, "report generated "+ago(freshAge)+" ago")
-	case fresh > 0:
-		parts = append(parts, fmt.Sprintf("%d reports generated for this scan (up to %s ago)", fresh, ago(freshAge)))
-	}
-	switch {
-	case stale == 1 && fresh == 0:
-		parts = append(parts, fmt.Sprintf("report %s old: %d suspects confirmed live", ago(staleAge), confirmed))
-	case stale > 0:
-		parts = append(parts, fmt.Sprintf("%d cached reports up to %s old: %d suspects confirmed live", stale, ago(staleAge), confirmed))
-	}
-	if throttled > 0 {
-		parts = append(parts, fmt.Sprintf("%d calls throttled (in-flight calls halved)", throttled))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// ago renders a report age in its largest unit: 3s, 12m, 2h.
-func ago(d time.Duration) string {
-	switch {
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	}
-	return fmt.Sprintf("%ds", int(d/time.Second))
-}
-
-func accountLabel(a inventory.Account) string {
-	switch {
-	case a.ID == "":
-		return "(current credentials' account)"
-	case a.Name != "":
-		return a.ID + " (" + a.Name + ")"
-	}
-	return a.ID
-}
-
-// issueFilterStatuses parses --status.
-func issueFilterStatuses(s string) ([]issues.Status, error) {
-	switch s {
-	case "", "live":
-		return []issues.Status{issues.Open, issues.Whitelisted}, nil
-	case "all":
-		return nil, nil
-	}
-	var out []issues.Status
-	for _, p := range strings.Split(s, ",") {
-		st := issues.Status(strings.TrimSpace(p))
-		switch st {
-		case issues.Open, issues.Resolved, issues.Remediated, issues.Whitelisted:
-			out = append(out, st)
-		default:
-			return nil, usageError(fmt.Sprintf("--status %q: use open, whitelisted, resolved, remediated, live (open+whitelisted) or all, comma-separated", p))
-		}
-	}
-	return out, nil
+	return sr, nil
 }

@@ -1,4 +1,4 @@
-package cli
+package job
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"github.com/keywarden/keywarden/internal/remediate"
 )
 
-// datedExemptions lists every exemption with an end: whitelist.json's
+// DatedExemptions lists every exemption with an end: whitelist.json's
 // entries with "expires", the store's (keywarden exempt add; a store
 // without them has none) and the rollback holds of its journal (a store
 // without a journal has none), sorted by end.
-func datedExemptions(ctx context.Context, st any, cfg *config.Config) ([]policy.Exemption, error) {
+func DatedExemptions(ctx context.Context, st any, cfg *config.Config) ([]policy.Exemption, error) {
 	list := append([]policy.Exemption(nil), cfg.Dated...)
 	if es, ok := st.(exempt.Store); ok {
 		stored, err := es.Exemptions(ctx)
@@ -33,11 +33,11 @@ func datedExemptions(ctx context.Context, st any, cfg *config.Config) ([]policy.
 	return list, nil
 }
 
-// addExemptions sets ex.Dated to every exemption with an end
-// (datedExemptions): a credential covered by one is shown whitelisted,
+// AddExemptions sets ex.Dated to every exemption with an end
+// (DatedExemptions): a credential covered by one is shown whitelisted,
 // "exempt until DATE: reason (owner)", until it ends.
-func addExemptions(ctx context.Context, st any, cfg *config.Config, ex *policy.Exemptions) error {
-	list, err := datedExemptions(ctx, st, cfg)
+func AddExemptions(ctx context.Context, st any, cfg *config.Config, ex *policy.Exemptions) error {
+	list, err := DatedExemptions(ctx, st, cfg)
 	if err != nil {
 		return err
 	}

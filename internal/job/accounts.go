@@ -1,17 +1,13 @@
-package cli
+package job
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
-
-	"github.com/mattn/go-isatty"
 
 	"github.com/keywarden/keywarden/internal/accounts"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
-	"github.com/keywarden/keywarden/internal/progress"
 )
 
 // scanAccounts decides which accounts a scan covers: the organization's
@@ -52,21 +48,13 @@ func scanAccounts(ctx context.Context, sess *accounts.Sessions, cfg *config.Conf
 	return accts, d, nil
 }
 
-// inactive is nil-safe.
-func inactiveOf(d *accounts.Discovered) []string {
+// InactiveOf lists the suspended or closed organization accounts skipped
+// (nil-safe).
+func InactiveOf(d *accounts.Discovered) []string {
 	if d == nil {
 		return nil
 	}
 	return d.Inactive
-}
-
-// stderrTTY: stderr is a terminal (Run wraps it in a progress.Terminal).
-func stderrTTY(env Env) bool {
-	if _, ok := env.Stderr.(*progress.Terminal); ok {
-		return true
-	}
-	f, ok := env.Stderr.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 func source(discover bool) string {
