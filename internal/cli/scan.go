@@ -127,24 +127,11 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, er
 	if len(cfg.Rules()) == 0 {
 		return nil, fmt.Errorf("no check is enabled in %s/config.json: enable user_inactivekeys, user_keysrotation or user_inactivepasswords", g.configDir)
 	}
-	track := !f.noTrack
-	if track && asOf.After(now) {
-		// Only the present is tracked: a future as-of would record
-		// findings (and resolutions) that have not happened.
-		fmt.Fprintf(g.env.Stderr, "--as-of %s is in the future (now %s): findings shown, issue store unchanged\n",
-			asOfLabel(f.asOf, asOf), now.UTC().Format(time.RFC3339))
-		track = false
-	}
 	if f.concurrency < 1 {
 		return nil, usageError(fmt.Sprintf("--concurrency %d: use 1 or more", f.concurrency))
 	}
-	switch {
-	case f.accountConcurrency < 0:
-		return nil, fmt.Errorf("--account-concurrency %d: use 1 or more", f.accountConcurrency)
-	case f.accountConcurrency == 0 && cfg.AWS.AccountConcurrency > 0:
-		f.accountConcurrency = cfg.AWS.AccountConcurrency
-	case f.accountConcurrency == 0:
-		f.accountConcurrency = inventory.DefaultAccountConcurrency
+	if f.accountConcurrency < 0 {
+		return nil, usageError(fmt.Sprintf("--account-concurrency %d: use 1 or more", f.accountConcurrency))
 	}
 	if f.reportFile == "" && f.source != "report" && f.source != "live" {
 		return nil, usageError(fmt.Sprintf("--source %q: use report or live", f.source))
@@ -191,7 +178,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, er
 			}
 		}
 	}
-	sr, err := job.Scan(ctx, deps, job.ScanOptions{AsOf: asOf, Track: track, KeepFindings: f.keepFindings || f.securityHub,
+	sr, err := job.Scan(ctx, deps, job.ScanOptions{AsOf: asOf, Now: now, Track: !f.noTrack, KeepFindings: f.keepFindings || f.securityHub,
 		Profile: f.profile, Region: f.region, Source: f.source, ReportFile: f.reportFile, Accounts: f.accounts,
 		Org: f.org, Include: f.include, Exclude: f.exclude, Concurrency: f.concurrency, AccountConcurrency: f.accountConcurrency,
 		AccountTimeout: f.accountTimeout, PollInterval: f.pollInterval, ReportTimeout: f.reportTimeout, Ages: opts.Format == output.HTML})
@@ -201,11 +188,15 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, er
 	case errors.As(err, &notConfigured):
 		return nil, usageError(fmt.Sprintf("--account %s: not in aws.accounts of config.json", notConfigured.ID))
 	case err != nil && sr != nil && interrupted(ctx):
-		return nil, scanInterrupted(sr.Result, track)
+		return nil, scanInterrupted(sr.Result, sr.Tracked)
 	case err != nil:
 		return nil, err
 	case streamErr != nil:
 		return nil, streamErr
+	}
+	if sr.FutureAsOf {
+		fmt.Fprintf(g.env.Stderr, "--as-of %s is in the future (now %s): findings shown, issue store unchanged\n",
+			asOfLabel(f.asOf, asOf), now.UTC().Format(time.RFC3339))
 	}
 	res := sr.Result
 	var shub *securityHubTarget
@@ -230,7 +221,7 @@ func runScan(ctx context.Context, g *globals, f *scanFlags) (*job.ScanResult, er
 		return sr, err
 	}
 	untracked(g.env.Stderr, res, asOfLabel(f.asOf, asOf))
-	summary(g.env.Stderr, res, track, sr.Discovered)
+	summary(g.env.Stderr, res, sr.Tracked, sr.Discovered)
 	if f.securityHub {
 		if err := shub.importFindings(ctx, g, res.Findings(), asOf, opts.ShowKeyIDs); err != nil {
 			return sr, err

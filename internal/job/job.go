@@ -28,6 +28,9 @@ const Schema = "keywarden.run/v1"
 // ScanOptions is what a run asks of its scan.
 type ScanOptions struct {
 	AsOf time.Time
+	// Now is the present: an AsOf after it is never tracked (zero: no
+	// such check).
+	Now time.Time
 	// Track: reconcile the findings with the issue store (false: a dry run).
 	Track bool
 	// KeepFindings: keep every account's findings in the result (the
@@ -44,7 +47,8 @@ type ScanOptions struct {
 	Org              bool
 	Include, Exclude []string
 	// Concurrency: accounts at once; AccountConcurrency: IAM calls in
-	// flight per account; AccountTimeout bounds one account (0: none).
+	// flight per account (0: aws.account_concurrency, else the default);
+	// AccountTimeout bounds one account (0: none).
 	Concurrency, AccountConcurrency int
 	AccountTimeout                  time.Duration
 	// PollInterval and ReportTimeout of credential report generation.
@@ -57,6 +61,9 @@ type ScanOptions struct {
 type ScanResult struct {
 	Result  *engine.Result
 	Tracked bool
+	// FutureAsOf: tracking was asked for, but the as-of is after now, so
+	// nothing was written.
+	FutureAsOf bool
 	// Discovered: the organization's accounts, when discovered.
 	Discovered *accounts.Discovered
 }

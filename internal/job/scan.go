@@ -53,6 +53,20 @@ const scanGCPercent = 200
 func Scan(ctx context.Context, d ScanDeps, o ScanOptions) (*ScanResult, error) {
 	cfg, log := d.Config, d.Log
 	rules := cfg.Rules()
+	// Only the present is tracked: a future as-of would record findings
+	// (and resolutions) that have not happened.
+	future := o.Track && !o.Now.IsZero() && o.AsOf.After(o.Now)
+	if future {
+		o.Track = false
+	}
+	// In-flight calls per account: the option, else aws.account_concurrency,
+	// else the inventory's default.
+	if o.AccountConcurrency <= 0 {
+		o.AccountConcurrency = cfg.AWS.AccountConcurrency
+	}
+	if o.AccountConcurrency <= 0 {
+		o.AccountConcurrency = inventory.DefaultAccountConcurrency
+	}
 	filter := accounts.Filter{Include: cfg.AWS.Organization.Include, Exclude: cfg.AWS.Organization.Exclude}
 	if len(o.Include) > 0 {
 		filter.Include = o.Include
@@ -138,14 +152,14 @@ func Scan(ctx context.Context, d ScanDeps, o ScanOptions) (*ScanResult, error) {
 	}
 	res, err := eng.Scan(ctx, accts, o.AsOf)
 	if err != nil {
-		return &ScanResult{Result: res, Tracked: o.Track, Discovered: discovered}, err
+		return &ScanResult{Result: res, Tracked: o.Track, FutureAsOf: future, Discovered: discovered}, err
 	}
 	for i := range res.Accounts {
 		if res.Accounts[i].Account.Name == "" {
 			res.Accounts[i].Account.Name = cfg.AccountName(res.Accounts[i].Account.ID)
 		}
 	}
-	return &ScanResult{Result: res, Tracked: o.Track, Discovered: discovered}, nil
+	return &ScanResult{Result: res, Tracked: o.Track, FutureAsOf: future, Discovered: discovered}, nil
 }
 
 // selectAccounts keeps the accounts asked for (--account), which must be

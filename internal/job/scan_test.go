@@ -2,10 +2,13 @@ package job
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/engine"
+	"github.com/keywarden/keywarden/internal/issues"
 )
 
 // TestScanFromAReportFile calls the application layer's scan with no CLI:
@@ -48,5 +51,25 @@ func TestScanFromAReportFile(t *testing.T) {
 	}
 	if _, err := Scan(context.Background(), d, ScanOptions{AsOf: t0, ReportFile: "x.csv", Org: true}); err == nil {
 		t.Error("--org with a report file: no error")
+	}
+}
+
+// TestScanNeverTracksTheFuture: a tracked scan as of a time after now
+// evaluates without opening the store.
+func TestScanNeverTracksTheFuture(t *testing.T) {
+	cfg, err := config.Load("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := 0
+	d := ScanDeps{Config: cfg, Getenv: func(string) string { return "" },
+		OpenStore: func(context.Context) (issues.Store, error) { opened++; return nil, errors.New("not expected") }}
+	sr, err := Scan(context.Background(), d, ScanOptions{AsOf: t0.Add(time.Hour), Now: t0, Track: true,
+		ReportFile: "../../examples/credential-report.csv", KeepFindings: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr.Tracked || !sr.FutureAsOf || opened != 0 || len(sr.Result.Findings()) == 0 {
+		t.Fatalf("tracked %v, future %v, store opened %d times, %d findings", sr.Tracked, sr.FutureAsOf, opened, len(sr.Result.Findings()))
 	}
 }
