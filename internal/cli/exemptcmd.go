@@ -125,11 +125,7 @@ expired as of now (--as-of on scan moves a scan's clock, not this list's).`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			st, err := openReadingStore(cmd.Context(), g, cfg)
+			cfg, st, err := configAndStore(cmd.Context(), g, openReadingStore)
 			if err != nil {
 				return err
 			}

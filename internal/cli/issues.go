@@ -34,11 +34,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			st, err := openReadingStore(cmd.Context(), g, cfg)
+			_, st, err := configAndStore(cmd.Context(), g, openReadingStore)
 			if err != nil {
 				return err
 			}
@@ -67,11 +63,7 @@ func newIssuesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			st, err := openReadingStore(cmd.Context(), g, cfg)
+			_, st, err := configAndStore(cmd.Context(), g, openReadingStore)
 			if err != nil {
 				return err
 			}

@@ -32,11 +32,7 @@ func newIssuesExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			st, err := openReadingStore(ctx, g, cfg)
+			cfg, st, err := configAndStore(ctx, g, openReadingStore)
 			if err != nil {
 				return err
 			}

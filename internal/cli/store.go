@@ -113,3 +113,18 @@ func storeType(cfg *config.Config) string {
 	}
 	return string(cfg.Store.Type)
 }
+
+// configAndStore loads the configuration and opens its issue store with
+// open (openIssueStore to write, openReadingStore to read): the first steps
+// of every command that works on the store.
+func configAndStore(ctx context.Context, g *globals, open func(context.Context, *globals, *config.Config) (issues.Store, error)) (*config.Config, issues.Store, error) {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := open(ctx, g, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
