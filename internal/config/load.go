@@ -267,9 +267,7 @@ func (l *loader) aws(v *jvalue) {
 				l.cfg.AWS.Region = s
 			}
 		case "role_name":
-			if s, ok := l.str(f, key, m.val); ok && s != "" {
-				l.cfg.AWS.RoleName = s
-			}
+			l.nonEmpty(f, key, m.val, &l.cfg.AWS.RoleName)
 		case "role_name_identification":
 			if s, ok := l.str(f, key, m.val); ok {
 				l.cfg.AWS.RoleNameIdentification = strings.TrimSpace(s)
@@ -340,9 +338,7 @@ func (l *loader) store(v *jvalue) {
 				l.add(f, key, m.val.String()+" is not a known store type", `use "sqlite" or "dynamodb"`)
 			}
 		case "path":
-			if s, ok := l.str(f, key, m.val); ok && s != "" {
-				l.cfg.Store.Path = s
-			}
+			l.nonEmpty(f, key, m.val, &l.cfg.Store.Path)
 		case "region":
 			if s, ok := l.str(f, key, m.val); ok && l.region(f, key, s) {
 				l.cfg.Store.Region = s
@@ -395,9 +391,7 @@ func (l *loader) kind(k policy.Kind, v *jvalue) {
 				kc.Remediation = b
 			}
 		case "ddb.table_name":
-			if s, ok := l.str(f, key, m.val); ok && s != "" {
-				kc.TableName = s
-			}
+			l.nonEmpty(f, key, m.val, &kc.TableName)
 		case "topic_name":
 			if s, ok := l.str(f, key, m.val); ok {
 				kc.TopicName = s
@@ -568,6 +562,14 @@ func (l *loader) str(file, key string, v *jvalue) (string, bool) {
 	}
 	l.add(file, key, v.String()+" is not a string", "write it in double quotes")
 	return "", false
+}
+
+// nonEmpty sets *dst to a string value unless it is empty or absent (the
+// default stays).
+func (l *loader) nonEmpty(file, key string, v *jvalue, dst *string) {
+	if s, ok := l.str(file, key, v); ok && s != "" {
+		*dst = s
+	}
 }
 
 // boolean reads true/false, accepting Hammer's "true"/"false" strings; null

@@ -256,17 +256,11 @@ func (l *loader) notifySection(name string, v *jvalue) {
 			case "token_env":
 				j.TokenEnv = l.envName(key, m.val, j.TokenEnv)
 			case "issue_type":
-				if s, ok := l.str(f, key, m.val); ok && s != "" {
-					j.IssueType = s
-				}
+				l.nonEmpty(f, key, m.val, &j.IssueType)
 			case "done_transition":
-				if s, ok := l.str(f, key, m.val); ok && s != "" {
-					j.DoneTransition = s
-				}
+				l.nonEmpty(f, key, m.val, &j.DoneTransition)
 			case "link_type":
-				if s, ok := l.str(f, key, m.val); ok && s != "" {
-					j.LinkType = s
-				}
+				l.nonEmpty(f, key, m.val, &j.LinkType)
 			case "labels":
 				j.Labels = l.strings(key, m.val)
 			case "text_field_character_limit":
@@ -280,13 +274,9 @@ func (l *loader) notifySection(name string, v *jvalue) {
 			case "show_key_ids":
 				j.ShowKeyIDs, _ = l.boolean(f, key, m.val)
 			case "priority":
-				if s, ok := l.str(f, key, m.val); ok && s != "" {
-					j.Priority = s
-				}
+				l.nonEmpty(f, key, m.val, &j.Priority)
 			case "risk":
-				if s, ok := l.str(f, key, m.val); ok && s != "" {
-					j.Risk = s
-				}
+				l.nonEmpty(f, key, m.val, &j.Risk)
 			case "risk_field_id":
 				if s, ok := l.str(f, key, m.val); ok && s != "" {
 					if !customFieldID.MatchString(s) {
