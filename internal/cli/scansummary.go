@@ -41,25 +41,13 @@ func untracked(w io.Writer, res *engine.Result, asOf string) {
 	}
 }
 
-// tallyFailsOn is matchesFailOn of every account's findings, from their
-// tallies (the findings themselves may have been dropped once written).
+// tallyFailsOn reports whether the findings match --fail-on, from the
+// accounts' tallies (the findings themselves may have been dropped once
+// written): violation matches violations; warning matches warnings and
+// violations. Whitelisted findings never fail a run.
 func tallyFailsOn(res *engine.Result, level policy.Stage) bool {
 	for _, a := range res.Accounts {
 		if a.Tally.Violations > 0 || (level == policy.Warning && a.Tally.Warnings > 0) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchesFailOn: violation matches violations; warning matches warnings and
-// violations. Whitelisted findings never fail a run.
-func matchesFailOn(fs []policy.Finding, level policy.Stage) bool {
-	for _, f := range fs {
-		if f.Whitelisted() {
-			continue
-		}
-		if f.Stage == policy.Violation || level == policy.Warning {
 			return true
 		}
 	}

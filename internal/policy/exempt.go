@@ -75,16 +75,6 @@ const datedPrefix = "exempt until "
 // (Exemption.Text): the issue returns to the normal flow when it ends.
 func IsDated(reason string) bool { return strings.HasPrefix(reason, datedPrefix) }
 
-// DatedEnd is the end date a dated exemption reason states (its UTC day),
-// and whether reason is one.
-func DatedEnd(reason string) (time.Time, bool) {
-	if !IsDated(reason) || len(reason) < len(datedPrefix)+10 {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("2006-01-02", reason[len(datedPrefix):len(datedPrefix)+10])
-	return t, err == nil
-}
-
 // IsHold reports whether an exemption reason is a rollback hold's.
 func IsHold(reason string) bool {
 	return IsDated(reason) && strings.Contains(reason, ": "+ExemptRolledBack+" (action ") &&

@@ -309,16 +309,6 @@ func doneReason(op Op) string {
 	return "key deactivated"
 }
 
-func verifiedState(op Op) string {
-	switch op {
-	case OpDeleteLoginProfile:
-		return "login profile deleted"
-	case OpReactivateKey:
-		return "key Active"
-	}
-	return "key Inactive"
-}
-
 func closeIssue(is *issues.Issue, st issues.Status, reason string, now time.Time) {
 	is.Status = st
 	is.Updated = now
